@@ -1,0 +1,160 @@
+import { isIP } from 'node:net'
+import { authenticate } from 'mailauth'
+import { inAnyCidr, normalizeIp, type Cidr } from '../../config/index.js'
+import type { Envelope, IpSource } from '../../store/index.js'
+import type { Analyser } from '../indexer.js'
+import { readHeaders } from '../headers.js'
+import { createDnsResolver, type DnsResolve } from './dns-resolver.js'
+import { parseReceivedFrom } from './received.js'
+
+/** RFC 8601 §2.7 result words, plus our marker for "checks switched off". */
+export type AuthResultWord =
+  | 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy' | 'not-evaluated'
+
+export interface AuthResults {
+  SPF: { Result: AuthResultWord; Domain: string; IP: string; IPSource: IpSource; Helo: string; Explanation: string }
+  DKIM: { Result: AuthResultWord; Domain: string; Selector: string; Algorithm: string; Aligned: boolean }[]
+  DMARC: { Result: AuthResultWord; Domain: string; Policy: string; Aligned: boolean }
+  ARC: { Result: AuthResultWord }
+}
+
+export interface AuthAnalyserOptions {
+  enabled: boolean
+  dnsServer: { host: string; port: number } | null
+  trustedRelays: readonly Cidr[]
+  timeoutMs?: number
+}
+
+// mailauth writes this name into its Received-SPF comments; the stored message never sees it.
+const MTA_NAME = 'holdmail'
+// A relay chain deeper than this is a loop or a forged header pile, not a real mail path.
+const MAX_TRUSTED_HOPS = 10
+
+/** The original client: who handed the message to the first trusted host (RFC 7208 §2.4 "the SMTP client"). */
+export function originalClient(raw: Buffer, envelope: Envelope, trustedRelays: readonly Cidr[]): { ip: string; helo: string; source: IpSource } {
+  const connIp = normalizeIp(envelope.clientIp)
+  if (envelope.ipSource !== 'connection' || !inAnyCidr(trustedRelays, connIp)) {
+    return { ip: connIp, helo: envelope.helo, source: envelope.ipSource }
+  }
+  // The relay prepended its Received field; when several trusted relays passed the message along,
+  // each added one above the previous, so walk down until a hop comes from outside the trusted set.
+  const received = readHeaders(raw).filter((h) => h.name.toLowerCase() === 'received')
+  for (const h of received.slice(0, MAX_TRUSTED_HOPS)) {
+    const hop = parseReceivedFrom(h.value)
+    if (!hop.ip) break
+    if (inAnyCidr(trustedRelays, hop.ip)) continue
+    return { ip: hop.ip, helo: hop.helo ?? '', source: 'received' }
+  }
+  return { ip: connIp, helo: envelope.helo, source: 'connection' }
+}
+
+export function notEvaluated(ip: string, source: IpSource, helo: string, domain: string): AuthResults {
+  return {
+    SPF: { Result: 'not-evaluated', Domain: domain, IP: ip, IPSource: source, Helo: helo, Explanation: 'authentication checks are disabled' },
+    DKIM: [],
+    DMARC: { Result: 'not-evaluated', Domain: '', Policy: '', Aligned: false },
+    ARC: { Result: 'not-evaluated' },
+  }
+}
+
+const WORDS = new Set<string>(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy'])
+
+function word(result: string | undefined): AuthResultWord {
+  if (!result) return 'none'
+  const r = result.toLowerCase()
+  if (r === 'temperr') return 'temperror' // older mailauth spelling
+  if (r === 'skipped') return 'none'
+  return WORDS.has(r) ? (r as AuthResultWord) : 'none'
+}
+
+/**
+ * RFC 6376 §6.1.3: a body hash mismatch is PERMFAIL, which RFC 8601 §2.7.1 reports as "fail"; mailauth
+ * says "neutral" there, which would hide a message altered after signing.
+ */
+function dkimWord(result: string | undefined, comment: unknown): AuthResultWord {
+  const w = word(result)
+  if (w === 'neutral' && typeof comment === 'string' && /body hash did not verify/i.test(comment)) return 'fail'
+  return w
+}
+
+function senderDomain(mailFrom: string, helo: string): string {
+  const at = mailFrom.lastIndexOf('@')
+  if (at >= 0) return mailFrom.slice(at + 1).toLowerCase()
+  // RFC 7208 §2.4: with a null reverse-path the HELO identity is checked, as postmaster@HELO.
+  return helo.replace(/^\[|\]$/g, '').toLowerCase()
+}
+
+export function createAuthAnalyser(opts: AuthAnalyserOptions): Analyser {
+  const resolve: DnsResolve | null = opts.enabled
+    ? createDnsResolver({ server: opts.dnsServer, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) })
+    : null
+
+  return async (raw, envelope, summary) => {
+    const client = originalClient(raw, envelope, opts.trustedRelays)
+    const domain = senderDomain(envelope.mailFrom, client.helo)
+    if (!resolve) {
+      summary.auth = notEvaluated(client.ip, client.source, client.helo, domain)
+      return
+    }
+    summary.auth = await evaluate(raw, envelope.mailFrom, client, domain, resolve)
+  }
+}
+
+async function evaluate(
+  raw: Buffer,
+  mailFrom: string,
+  client: { ip: string; helo: string; source: IpSource },
+  domain: string,
+  resolve: DnsResolve,
+): Promise<AuthResults> {
+  const hasIp = isIP(client.ip) !== 0
+  const res = await authenticate(raw, {
+    ...(hasIp ? { ip: client.ip } : {}),
+    helo: client.helo || client.ip,
+    sender: mailFrom,
+    mta: MTA_NAME,
+    resolver: resolve as never, // node:dns shapes; mailauth's declared type only lists TXT's
+    disableBimi: true,
+    trustReceived: false,
+  })
+
+  const spf = res.spf || null
+  const spfWord: AuthResultWord = hasIp && spf ? word(spf.status.result) : 'none'
+  const spfExplanation = !hasIp
+    ? 'no client IP address to check'
+    : String(spf?.status.comment || (spf as { text?: string } | null)?.text || '')
+  const dkim = (res.dkim?.results ?? [])
+    // mailauth reports an unsigned message as one result without a domain; we list signatures only.
+    .filter((r) => r.signingDomain)
+    .map((r) => {
+      const result = dkimWord(r.status.result, r.status.comment)
+      const header = (r.status.header ?? {}) as { a?: unknown }
+      return {
+        Result: result,
+        Domain: r.signingDomain ?? '',
+        Selector: r.selector ?? '',
+        Algorithm: r.algorithm || (typeof header.a === 'string' ? header.a : ''),
+        Aligned: Boolean(r.status.aligned) && result === 'pass',
+      }
+    })
+  const dmarc = res.dmarc || null
+  const dmarcAligned = Boolean(dmarc && (dmarc.alignment?.spf?.result || dmarc.alignment?.dkim?.result))
+  return {
+    SPF: {
+      Result: spfWord,
+      Domain: spf?.domain ?? domain,
+      IP: client.ip,
+      IPSource: client.source,
+      Helo: client.helo,
+      Explanation: spfExplanation,
+    },
+    DKIM: dkim,
+    DMARC: {
+      Result: dmarc ? word(dmarc.status.result) : 'none',
+      Domain: dmarc?.domain ?? '',
+      Policy: dmarc?.policy ?? '',
+      Aligned: dmarcAligned,
+    },
+    ARC: { Result: res.arc ? word(res.arc.status.result) : 'none' },
+  }
+}

@@ -1,0 +1,5 @@
+// Owns message analysis run by the indexer after commit: SPF/DKIM/DMARC/ARC at ingress, DSN/ARF/
+// autoreply classification, ARF report drafts and SPF linting. Never sends mail, never changes raw bytes.
+export { createAuthAnalyser, type AuthAnalyserOptions, type AuthResults, type AuthResultWord } from './auth.js'
+export { createDnsResolver, type DnsResolve, type DnsResolverOptions } from './dns-resolver.js'
+export { parseReceivedFrom, isPublicIp, type ReceivedFrom } from './received.js'

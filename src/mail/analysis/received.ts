@@ -1,0 +1,58 @@
+import { isIP } from 'node:net'
+import { inAnyCidr, normalizeIp, parseCidr, type Cidr } from '../../config/index.js'
+
+/** The "from" clause of one Received header (RFC 5321 §4.4): who handed the message to the host that wrote it. */
+export interface ReceivedFrom {
+  ip: string | null
+  helo: string | null // the name the client gave in EHLO/HELO
+  host: string | null // the reverse-DNS name the receiving host recorded, when it did
+}
+
+/**
+ * Reads the client IP, HELO and host name from a Received field value. MTAs disagree on the layout:
+ * Postfix/Sendmail "from HELO (rdns [ip])", Exim "from rdns ([ip] helo=HELO)" or "from [ip] (helo=HELO)",
+ * Exchange "from HELO (ip) by ...", IPv6 literals as "[IPv6:2001:db8::1]".
+ */
+export function parseReceivedFrom(value: string): ReceivedFrom {
+  const flat = value.replace(/\s+/g, ' ').trim()
+  const m = /^from\s+(.*?)(?:\s+by\s|\s+with\s|\s+id\s|\s*;|$)/i.exec(flat)
+  if (!m) return { ip: null, helo: null, host: null }
+  const clause = m[1] ?? ''
+  const first = /^(\S+)/.exec(clause)?.[1] ?? ''
+  const comment = clause.slice(first.length)
+  let ip: string | null = null
+  const candidates = [...clause.matchAll(/\[(?:IPv6:)?([0-9a-fA-F.:]+)\]/gi)].map((x) => x[1] ?? '')
+  // Exchange writes a bare "(192.0.2.1)" without brackets.
+  candidates.push(...[...comment.matchAll(/\(\s*(?:IPv6:)?([0-9a-fA-F.:]{3,})\s*\)/gi)].map((x) => x[1] ?? ''))
+  candidates.push(...[...comment.matchAll(/(?:^|[\s(])((?:\d{1,3}\.){3}\d{1,3})(?=[\s)\]:]|$)/g)].map((x) => x[1] ?? ''))
+  for (const c of candidates) {
+    const clean = c.replace(/:\d+$/, (port) => (isIP(c) ? port : '')) // Exim "[ip]:port"
+    if (isIP(clean)) {
+      ip = normalizeIp(clean)
+      break
+    }
+  }
+  const heloParam = /helo=([^\s)]+)/i.exec(comment)?.[1] ?? null
+  const firstIsLiteral = /^\[.*\]$/.test(first) || isIP(first) !== 0
+  // In Exim's layout the first word is the reverse name and helo= carries the EHLO name.
+  const helo = heloParam ?? (first ? first.replace(/^\[(?:IPv6:)?|\]$/gi, '') : null)
+  let host: string | null = null
+  if (heloParam && first && !firstIsLiteral) host = first
+  else {
+    const rdns = /\(\s*([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})\.?\s*(?:\[|\))/.exec(comment)?.[1]
+    host = rdns ?? (first && !firstIsLiteral ? first : null)
+  }
+  return { ip, helo: helo || null, host }
+}
+
+// RFC 6890 special-purpose ranges that never identify a sender on the Internet. The documentation
+// ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are deliberately absent:
+// example mail uses them for "some public server".
+const NON_PUBLIC: readonly Cidr[] = [
+  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
+  '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4', '::/128', '::1/128', 'fc00::/7', 'fe80::/10',
+].map((t) => parseCidr(t)!)
+
+export function isPublicIp(ip: string): boolean {
+  return isIP(ip) !== 0 && !inAnyCidr(NON_PUBLIC, ip)
+}
