@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Entry point: read flags and env, build the config, wire the modules, stop on signals.
+import { pino } from 'pino'
+import { helpText, loadConfig } from '../config/index.js'
+import { AppError } from '../errors.js'
+import { startHoldmail } from './start-holdmail.js'
+
+const SHUTDOWN_GRACE_MS = 10_000
+
+async function serve(argv: string[]): Promise<void> {
+  const config = loadConfig(argv, process.env)
+  const logger = pino({ level: config.logLevel, base: { pid: process.pid } })
+  const running = await startHoldmail(config, { logger })
+  const url = (a: { address: string; port: number }): string => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)
+  process.stdout.write(`holdmail SMTP listening on ${url(running.smtp)}\n`)
+  if (running.smtps) process.stdout.write(`holdmail SMTPS listening on ${url(running.smtps)}\n`)
+  if (running.lmtp) process.stdout.write(`holdmail LMTP listening on ${url(running.lmtp)}\n`)
+  process.stdout.write(`holdmail HTTP listening on http://${url(running.http)}\n`)
+
+  const shutdown = (signal: string): void => {
+    logger.info({ signal }, 'stopping')
+    const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS)
+    force.unref()
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'stop failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGINT', () => shutdown('SIGINT'))
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+async function main(): Promise<void> {
+  const [command = 'serve', ...rest] = process.argv.slice(2)
+  if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+    process.stdout.write(helpText() + '\n')
+    return
+  }
+  if (command === 'serve') return serve(rest)
+  if (command.startsWith('--')) return serve([command, ...rest])
+  throw new AppError('BAD_CONFIG', `unknown command "${command}" (see --help)`)
+}
+
+main().catch((err: unknown) => {
+  // Start-up problems: one clear line, exit 1.
+  const message = err instanceof AppError ? err.message : err instanceof Error ? err.message : String(err)
+  process.stderr.write(`holdmail: ${message}\n`)
+  process.exit(1)
+})

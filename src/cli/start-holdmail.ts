@@ -1,0 +1,129 @@
+import type { AddressInfo } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import type { Config } from '../config/index.js'
+import { buildHttpApp, createEventHub, listItemJson, type EventHub } from '../http/index.js'
+import { createIndexer, type Analyser, type Indexer } from '../mail/index.js'
+import { createSmtpListener, loadTlsMaterial, type SmtpListener } from '../smtp/index.js'
+import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
+
+const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
+const PRUNE_INTERVAL_MS = 60_000
+
+export interface RunningHoldmail {
+  smtp: AddressInfo
+  lmtp: AddressInfo | null
+  smtps: AddressInfo | null
+  http: AddressInfo
+  store: MessageStore
+  indexer: Indexer
+  events: EventHub
+  tlsCertPath: string | null
+  stop(): Promise<void>
+}
+
+export interface StartOptions {
+  logger: Logger
+  analysers?: Analyser[]
+  /** Extra tags per envelope (route table); the listener tag is added by start itself. */
+  tagsFor?: (envelope: Envelope) => string[]
+}
+
+/** Wires store, indexer, listeners and HTTP from one Config; the only place that knows all modules. */
+export async function startHoldmail(config: Config, opts: StartOptions): Promise<RunningHoldmail> {
+  const { logger } = opts
+  const store = createMessageStore(config.dbPath)
+  const events = createEventHub()
+  const stats = { smtpAccepted: 0, smtpAcceptedBytes: 0, smtpRejected: 0 }
+  const indexer = createIndexer({
+    store,
+    analysers: opts.analysers ?? [],
+    onIndexed: (ids) => events.emit({ type: 'indexed', ids }),
+    onError: (err, id) => logger.warn({ err, id }, 'analysis failed'),
+  })
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close()]
+  try {
+    const tls = await loadTlsMaterial(config.tls, config.dbPath, config.hostname)
+    if (tls.generated) logger.info({ path: tls.path }, 'generated a self-signed TLS certificate')
+
+    const tagsFor = (env: Envelope): string[] => {
+      const tags = opts.tagsFor?.(env) ?? []
+      return [...new Set([...(config.listenerTag ? [config.listenerTag] : []), ...tags])]
+    }
+    const listeners: SmtpListener[] = []
+    const bound: Record<string, AddressInfo | null> = { smtp: null, lmtp: null, smtps: null }
+    for (const kind of ['smtp', 'smtps', 'lmtp'] as const) {
+      const addr = config[kind]
+      if (!addr) continue
+      const listener = createSmtpListener({
+        kind,
+        host: addr.host,
+        port: addr.port,
+        hostname: config.hostname,
+        maxMessageBytes: config.maxMessageBytes,
+        maxRecipients: config.maxRecipients,
+        trustedRelays: config.trustedRelays,
+        greetDelayMs: config.greetDelayMs,
+        tls,
+        store,
+        logger,
+        tagsFor,
+        onStored(message) {
+          stats.smtpAccepted++
+          stats.smtpAcceptedBytes += message.size
+          events.emit({ type: 'new', message: listItemJson(message) })
+          indexer.notify()
+        },
+      })
+      bound[kind] = await listener.listen()
+      listeners.push(listener)
+      cleanups.push(() => listener.close())
+    }
+
+    const app = await buildHttpApp({ config, store, events, logger, startedAt: Date.now(), stats, webRoot: WEB_ROOT })
+    await app.listen({ host: config.http.host, port: config.http.port })
+    cleanups.push(() => app.close())
+    const httpAddr = app.server.address() as AddressInfo
+
+    // Whatever a crash left unindexed is picked up now.
+    indexer.notify()
+    cleanups.push(() => indexer.stop())
+
+    if (config.maxMessages > 0 || config.maxAgeMs > 0) {
+      const prune = (): void => {
+        const removed = store.prune({ maxMessages: config.maxMessages, maxAgeMs: config.maxAgeMs })
+        if (removed) {
+          logger.info({ removed }, 'pruned')
+          events.emit({ type: 'delete' })
+        }
+      }
+      prune()
+      const timer = setInterval(prune, PRUNE_INTERVAL_MS)
+      timer.unref()
+      cleanups.push(() => clearInterval(timer))
+    }
+
+    let stopping: Promise<void> | null = null
+    return {
+      smtp: bound.smtp!,
+      lmtp: bound.lmtp ?? null,
+      smtps: bound.smtps ?? null,
+      http: httpAddr,
+      store,
+      indexer,
+      events,
+      tlsCertPath: tls.path,
+      stop() {
+        stopping ??= (async () => {
+          // Listeners first (no new mail), then HTTP and the indexer, the database last.
+          for (const cleanup of cleanups.reverse()) await cleanup()
+        })()
+        return stopping
+      },
+    }
+  } catch (err) {
+    for (const cleanup of cleanups.reverse()) await cleanup()
+    throw err
+  }
+}

@@ -1,0 +1,138 @@
+import { isIP } from 'node:net'
+import { OPTIONS } from './options.js'
+import { AppError } from '../errors.js'
+import { parseCidrList, type Cidr } from './cidr.js'
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+
+export interface ListenAddress {
+  host: string
+  port: number
+}
+
+export interface Config {
+  smtp: ListenAddress
+  lmtp: ListenAddress | null
+  smtps: ListenAddress | null
+  http: ListenAddress
+  hostname: string
+  dbPath: string // ':memory:' in tests
+  tls: { certFile: string; keyFile: string } | null // null: generate a self-signed pair
+  maxMessageBytes: number
+  maxRecipients: number
+  trustedRelays: readonly Cidr[]
+  dnsServer: ListenAddress | null
+  authChecks: boolean
+  httpAuth: { user: string; pass: string } | null
+  httpToken: string
+  maxMessages: number
+  maxAgeMs: number
+  greetDelayMs: number
+  routesFile: string
+  listenerTag: string
+  logLevel: LogLevel
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
+
+function parseAddress(name: string, value: string): ListenAddress {
+  // host:port, [v6]:port, or a bare port (loopback implied, the safe default)
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value)
+  if (!m) throw new AppError('BAD_CONFIG', `--${name}: expected host:port, got "${value}"`)
+  const host = m[1] || m[2] || '127.0.0.1'
+  const port = Number(m[3])
+  if (port > 65535) throw new AppError('BAD_CONFIG', `--${name}: port ${port} is out of range`)
+  return { host, port }
+}
+
+function parseBytes(name: string, value: string): number {
+  const m = /^(\d+)\s*([kmg]?)i?b?$/i.exec(value.trim())
+  if (!m) throw new AppError('BAD_CONFIG', `--${name}: expected a size like 52428800 or 50m, got "${value}"`)
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g']
+  return Number(m[1]) * unit
+}
+
+function parseCount(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new AppError('BAD_CONFIG', `--${name}: expected a whole number, got "${value}"`)
+  return Number(value)
+}
+
+export function parseDuration(name: string, value: string): number {
+  if (value === '') return 0
+  const m = /^(\d+)\s*(ms|s|m|h|d|w)?$/.exec(value.trim())
+  if (!m) throw new AppError('BAD_CONFIG', `--${name}: expected a duration like 7d or 12h, got "${value}"`)
+  const unit = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }[(m[2] ?? 's') as 'ms']
+  return Number(m[1]) * unit
+}
+
+/** Flags beat environment variables, which beat defaults. Pure: the caller passes argv and env. */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+  const raw = new Map<string, string>()
+  for (const o of OPTIONS) {
+    const fromEnv = env[o.env]
+    raw.set(o.flag, fromEnv !== undefined ? fromEnv : o.default)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (!arg.startsWith('--')) throw new AppError('BAD_CONFIG', `unexpected argument "${arg}" (see --help)`)
+    const eq = arg.indexOf('=')
+    const flag = arg.slice(2, eq === -1 ? undefined : eq)
+    const spec = OPTIONS.find((o) => o.flag === flag)
+    if (!spec) throw new AppError('BAD_CONFIG', `unknown option --${flag} (see --help)`)
+    if (spec.value === null) {
+      raw.set(flag, eq === -1 ? 'true' : arg.slice(eq + 1))
+      continue
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1)
+    if (value === undefined) throw new AppError('BAD_CONFIG', `--${flag} needs a value (${spec.value})`)
+    raw.set(flag, value)
+  }
+  const get = (flag: string): string => raw.get(flag) ?? ''
+  const optionalAddress = (flag: string): ListenAddress | null => (get(flag) ? parseAddress(flag, get(flag)) : null)
+
+  const logLevel = get('log-level') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new AppError('BAD_CONFIG', `--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
+  }
+  const certFile = get('tls-cert')
+  const keyFile = get('tls-key')
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new AppError('BAD_CONFIG', '--tls-cert and --tls-key must be given together')
+  }
+  const httpAuth = get('http-auth')
+  if (httpAuth && !httpAuth.includes(':')) {
+    throw new AppError('BAD_CONFIG', '--http-auth: expected user:pass')
+  }
+  const dnsServer = optionalAddress('dns-server')
+  if (dnsServer && !isIP(dnsServer.host)) {
+    throw new AppError('BAD_CONFIG', `--dns-server: expected an IP address and port, got "${get('dns-server')}"`)
+  }
+  const boolSwitch = (flag: string): boolean => /^(1|true|yes|on)$/i.test(get(flag))
+  const maxRecipients = parseCount('max-recipients', get('max-recipients'))
+  if (maxRecipients < 1) throw new AppError('BAD_CONFIG', '--max-recipients must be at least 1')
+
+  return Object.freeze({
+    smtp: parseAddress('smtp', get('smtp')),
+    lmtp: optionalAddress('lmtp'),
+    smtps: optionalAddress('smtps'),
+    http: parseAddress('http', get('http')),
+    hostname: get('hostname'),
+    dbPath: get('db'),
+    tls: certFile ? { certFile, keyFile } : null,
+    maxMessageBytes: parseBytes('max-message-size', get('max-message-size')),
+    maxRecipients,
+    trustedRelays: parseCidrList('trusted-relays', get('trusted-relays')),
+    dnsServer,
+    authChecks: !boolSwitch('no-auth-checks'),
+    httpAuth: httpAuth
+      ? { user: httpAuth.slice(0, httpAuth.indexOf(':')), pass: httpAuth.slice(httpAuth.indexOf(':') + 1) }
+      : null,
+    httpToken: get('http-token'),
+    maxMessages: parseCount('max-messages', get('max-messages')),
+    maxAgeMs: parseDuration('max-age', get('max-age')),
+    greetDelayMs: parseCount('greet-delay', get('greet-delay')),
+    routesFile: get('routes'),
+    listenerTag: get('listener-tag'),
+    logLevel,
+  })
+}

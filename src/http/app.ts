@@ -1,0 +1,108 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import fastifyStatic from '@fastify/static'
+import fastifySwagger from '@fastify/swagger'
+import { timingSafeEqual } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { AppError } from '../errors.js'
+import type { HttpDeps } from './deps.js'
+import { infoRoutes } from './routes/info.js'
+import { messageRoutes } from './routes/message.js'
+import { messagesRoutes } from './routes/messages.js'
+import { tagsRoutes } from './routes/tags.js'
+import { viewRoutes } from './routes/view.js'
+
+const STATUS: Record<string, number> = {
+  NOT_FOUND: 404,
+  BAD_QUERY: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+}
+const BODY_LIMIT_BYTES = 16 * 1024 * 1024 // a PUT with 100 000 IDs fits
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** A Fastify instance with every route registered, not yet listening (tests use inject or a real port). */
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Request lines are info-level noise here; errors still reach the log.
+    loggerInstance: deps.logger.child({ mod: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true } },
+  })
+
+  // Mailpit clients send DELETE/PUT with an empty body and a JSON content type: treat it as null.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body).trim()
+    if (text === '') return done(null, null)
+    try {
+      done(null, JSON.parse(text))
+    } catch {
+      done(new AppError('BAD_REQUEST', 'request body is not valid JSON'))
+    }
+  })
+
+  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    if (err instanceof AppError) {
+      const status = STATUS[err.code] ?? 500
+      if (status >= 500) req.log.error({ err }, 'request failed')
+      if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="holdmail"')
+      return reply.status(status).send({ error: { code: err.code, message: status >= 500 ? 'internal error' : err.message } })
+    }
+    if ((err as FastifyError).validation) {
+      return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: err.message } })
+    }
+    const status = (err as FastifyError).statusCode ?? 500
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed')
+      return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } })
+    }
+    return reply.status(status).send({ error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message } })
+  })
+
+  const { httpAuth, httpToken } = deps.config
+  if (httpAuth || httpToken) {
+    app.addHook('onRequest', async (req) => {
+      const header = req.headers.authorization ?? ''
+      if (httpToken && header.startsWith('Bearer ') && safeEqual(header.slice(7), httpToken)) return
+      if (httpAuth && header.startsWith('Basic ')) {
+        const [user, ...rest] = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':')
+        if (safeEqual(user ?? '', httpAuth.user) && safeEqual(rest.join(':'), httpAuth.pass)) return
+      }
+      throw new AppError('UNAUTHORIZED', 'authentication required')
+    })
+  }
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'holdmail API',
+        description: "Capture MTA API, compatible with Mailpit's API v1 for the endpoints mail-sink clients use",
+        version: '1',
+      },
+    },
+  })
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
+  })
+
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes]) {
+    await app.register(async (scope) => routes(scope, deps))
+  }
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  if (existsSync(join(deps.webRoot, 'index.html'))) {
+    await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', index: 'index.html', wildcard: false })
+    // Mailpit's UI URLs (/search?q=, /view/{ID}) are client-side routes of the same page.
+    const page = (_req: unknown, reply: { sendFile: (f: string) => unknown }) => reply.sendFile('index.html')
+    app.get('/search', { schema: { hide: true } }, page as never)
+    app.get('/view/:ID', { schema: { hide: true } }, page as never)
+  }
+  return app
+}

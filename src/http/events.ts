@@ -1,0 +1,27 @@
+import { EventEmitter } from 'node:events'
+
+/** What the UI hears about over server-sent events. */
+export type StoreEvent =
+  | { type: 'new'; message: Record<string, unknown> }
+  | { type: 'indexed'; ids: string[] }
+  | { type: 'update' }
+  | { type: 'delete' }
+
+export interface EventHub {
+  emit(event: StoreEvent): void
+  subscribe(listener: (event: StoreEvent) => void): () => void
+}
+
+export function createEventHub(): EventHub {
+  const emitter = new EventEmitter()
+  emitter.setMaxListeners(0) // one listener per open browser tab
+  return {
+    emit(event) {
+      emitter.emit('event', event)
+    },
+    subscribe(listener) {
+      emitter.on('event', listener)
+      return () => emitter.off('event', listener)
+    },
+  }
+}

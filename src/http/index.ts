@@ -1,0 +1,6 @@
+// Owns the Fastify app: the Mailpit-compatible JSON API, exports, events and the static web UI.
+// Uses store and mail; never imports smtp (cli passes callbacks in).
+export { buildHttpApp } from './app.js'
+export { createEventHub, type EventHub, type StoreEvent } from './events.js'
+export { listItemJson } from './message-json.js'
+export type { HttpDeps } from './deps.js'

@@ -1,0 +1,90 @@
+import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
+import type { FastifyInstance } from 'fastify'
+import { readFileSync } from 'node:fs'
+import type { HttpDeps } from '../deps.js'
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  app.get(
+    '/api/v1/info',
+    {
+      schema: {
+        summary: 'Version, database and runtime statistics (Mailpit-compatible)',
+        tags: ['application'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              Version: { type: 'string' },
+              LatestVersion: { type: 'string' },
+              Database: { type: 'string' },
+              DatabaseSize: { type: 'integer' },
+              Messages: { type: 'integer' },
+              Unread: { type: 'integer' },
+              Tags: { type: 'object', additionalProperties: { type: 'integer' } },
+              RuntimeStats: {
+                type: 'object',
+                properties: {
+                  Uptime: { type: 'integer' },
+                  Memory: { type: 'integer' },
+                  MessagesDeleted: { type: 'integer' },
+                  SMTPAccepted: { type: 'integer' },
+                  SMTPAcceptedSize: { type: 'integer' },
+                  SMTPRejected: { type: 'integer' },
+                  SMTPIgnored: { type: 'integer' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => {
+      const counts = deps.store.counts()
+      return {
+        Version: VERSION,
+        LatestVersion: '', // holdmail never phones home to look it up
+        Database: deps.store.path,
+        DatabaseSize: deps.store.dbSizeBytes(),
+        Messages: counts.total,
+        Unread: counts.unread,
+        Tags: deps.store.tagCounts(),
+        RuntimeStats: {
+          Uptime: Math.round((Date.now() - deps.startedAt) / 1000),
+          Memory: process.memoryUsage().rss,
+          MessagesDeleted: 0,
+          SMTPAccepted: deps.stats.smtpAccepted,
+          SMTPAcceptedSize: deps.stats.smtpAcceptedBytes,
+          SMTPRejected: deps.stats.smtpRejected,
+          SMTPIgnored: 0,
+        },
+      }
+    },
+  )
+
+  app.get(
+    '/api/v1/events',
+    { schema: { summary: 'Server-sent events: new, indexed, update, delete', tags: ['application'] } },
+    (req, reply) => {
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      })
+      res.write(': holdmail events\n\n')
+      const unsubscribe = deps.events.subscribe((event) => {
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      })
+      const keepAlive = setInterval(() => res.write(': ping\n\n'), 25_000)
+      keepAlive.unref()
+      req.raw.on('close', () => {
+        clearInterval(keepAlive)
+        unsubscribe()
+      })
+    },
+  )
+}

@@ -1,0 +1,133 @@
+import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
+import type { FastifyInstance } from 'fastify'
+import { AppError } from '../../errors.js'
+import type { Selection } from '../../store/index.js'
+import type { HttpDeps } from '../deps.js'
+import { listItemJson } from '../message-json.js'
+import { errorSchema, idsBody, messagesSummarySchema, okText } from '../schemas.js'
+
+const pageQuery = {
+  type: 'object',
+  properties: {
+    start: { type: 'integer', minimum: 0, default: 0 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+  },
+} as const
+
+const searchQuery = {
+  type: 'object',
+  required: ['query'],
+  properties: {
+    query: { type: 'string', maxLength: 4096 },
+    start: { type: 'integer', minimum: 0, default: 0 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+    tz: { type: 'string', maxLength: 64 },
+  },
+} as const
+
+export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  const { store } = deps
+
+  const page = (search: string, start: number, limit: number): Record<string, unknown> => {
+    const p = store.list({ search, start, limit })
+    return {
+      total: p.total,
+      unread: p.unread,
+      count: p.messages.length,
+      messages_count: p.messagesCount,
+      messages_unread: p.messagesUnread,
+      start: p.start,
+      tags: store.listTags(),
+      messages: p.messages.map(listItemJson),
+    }
+  }
+
+  app.get<{ Querystring: { start: number; limit: number } }>(
+    '/api/v1/messages',
+    {
+      schema: {
+        summary: 'List messages, newest first',
+        tags: ['messages'],
+        querystring: pageQuery,
+        response: { 200: messagesSummarySchema, 400: errorSchema },
+      },
+    },
+    async (req) => page('', req.query.start, req.query.limit),
+  )
+
+  app.put<{ Body: { IDs?: string[]; Read?: boolean; Search?: string } | null }>(
+    '/api/v1/messages',
+    {
+      schema: {
+        summary: 'Mark messages read or unread: by IDs, by search, or all when neither is given',
+        tags: ['messages'],
+        body: {
+          type: ['object', 'null'],
+          properties: {
+            IDs: idsBody.properties.IDs,
+            Read: { type: 'boolean', default: false },
+            Search: { type: 'string', maxLength: 4096 },
+          },
+        },
+        response: { 200: okText, 400: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body ?? {}
+      const selection: Selection = body.IDs?.length ? { ids: body.IDs } : body.Search ? { search: body.Search } : { all: true }
+      const changed = store.setRead(selection, body.Read === true)
+      if (changed) deps.events.emit({ type: 'update' })
+      return reply.type('text/plain; charset=utf-8').send('ok')
+    },
+  )
+
+  app.delete<{ Body: { IDs?: string[] } | null }>(
+    '/api/v1/messages',
+    {
+      schema: {
+        summary: 'Delete messages by IDs, or every message when no IDs are given',
+        tags: ['messages'],
+        body: idsBody,
+        response: { 200: okText, 400: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const ids = req.body?.IDs
+      const removed = store.delete(ids && ids.length ? { ids } : { all: true })
+      if (removed) deps.events.emit({ type: 'delete' })
+      return reply.type('text/plain; charset=utf-8').send('ok')
+    },
+  )
+
+  app.get<{ Querystring: { query: string; start: number; limit: number } }>(
+    '/api/v1/search',
+    {
+      schema: {
+        summary: 'Search messages (Mailpit syntax plus envelope and analysis terms)',
+        tags: ['messages'],
+        querystring: searchQuery,
+        response: { 200: messagesSummarySchema, 400: errorSchema },
+      },
+    },
+    async (req) => page(req.query.query, req.query.start, req.query.limit),
+  )
+
+  app.delete<{ Querystring: { query: string } }>(
+    '/api/v1/search',
+    {
+      schema: {
+        summary: 'Delete every message matching a search',
+        tags: ['messages'],
+        querystring: searchQuery,
+        response: { 200: okText, 400: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const query = req.query.query.trim()
+      if (!query) throw new AppError('BAD_QUERY', 'an empty search matches everything; use DELETE /api/v1/messages to delete all')
+      const removed = store.delete({ search: query })
+      if (removed) deps.events.emit({ type: 'delete' })
+      return reply.type('text/plain; charset=utf-8').send('ok')
+    },
+  )
+}

@@ -1,0 +1,87 @@
+import type { MessageStore, MessageSummary, Envelope } from '../store/index.js'
+import { summarize } from './summary.js'
+
+/** Content analysis run after commit: fills kind, auth, analysis and content tags of a summary. */
+export type Analyser = (raw: Buffer, envelope: Envelope, summary: MessageSummary) => Promise<void>
+
+export interface Indexer {
+  /** Tell the indexer that new messages were committed. */
+  notify(): void
+  /** Resolves when every message committed so far has been indexed. */
+  idle(): Promise<void>
+  stop(): Promise<void>
+}
+
+export interface IndexerOptions {
+  store: MessageStore
+  analysers?: Analyser[]
+  onIndexed?: (ids: string[]) => void
+  onError?: (err: unknown, id: string) => void
+  batchSize?: number
+}
+
+const DEFAULT_BATCH = 50
+
+/**
+ * Parses committed messages off the accept path, in batches, oldest first; also picks up
+ * whatever a crash left unindexed, since it works from the store rather than from a queue.
+ */
+export function createIndexer(opts: IndexerOptions): Indexer {
+  const { store, analysers = [], batchSize = DEFAULT_BATCH } = opts
+  let running: Promise<void> | null = null
+  let again = false
+  let stopped = false
+
+  async function runBatch(): Promise<number> {
+    const items = store.unindexed(batchSize)
+    const done: { seq: number; summary: MessageSummary }[] = []
+    for (const item of items) {
+      const summary = await summarize(item.raw, item.envelope)
+      for (const analyse of analysers) {
+        try {
+          await analyse(item.raw, item.envelope, summary)
+        } catch (err) {
+          opts.onError?.(err, item.id)
+        }
+      }
+      done.push({ seq: item.seq, summary })
+      // yield between messages so SMTP sessions keep their latency while a backlog is indexed
+      await new Promise((r) => setImmediate(r))
+      if (stopped) break
+    }
+    if (done.length && !stopped) {
+      store.saveSummaries(done)
+      opts.onIndexed?.(items.filter((i) => done.some((d) => d.seq === i.seq)).map((i) => i.id))
+    }
+    return items.length
+  }
+
+  async function loop(): Promise<void> {
+    do {
+      again = false
+      while (!stopped && (await runBatch()) > 0) {
+        /* keep going while there is a backlog */
+      }
+    } while (again && !stopped)
+    running = null
+  }
+
+  const indexer: Indexer = {
+    notify() {
+      if (stopped) return
+      if (running) {
+        again = true
+        return
+      }
+      running = loop()
+    },
+    async idle() {
+      while (running) await running
+    },
+    async stop() {
+      stopped = true
+      await indexer.idle()
+    },
+  }
+  return indexer
+}

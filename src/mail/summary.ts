@@ -1,0 +1,103 @@
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser'
+import type { Address, Envelope, MessageSummary } from '../store/index.js'
+import { readHeaders } from './headers.js'
+
+const SNIPPET_CHARS = 250
+// Text beyond this is left out of the full-text index: spam bodies can be megabytes of filler.
+const INDEX_TEXT_CHARS = 64 * 1024
+// mailparser converts HTML to text when there is no text part; past this size it is not worth the CPU.
+const MAX_HTML_TO_TEXT_CHARS = 2 * 1024 * 1024
+
+export const PARSER_OPTIONS = {
+  skipTextToHtml: true,
+  skipTextLinks: true,
+  keepCidLinks: true,
+  maxHtmlLengthToParse: MAX_HTML_TO_TEXT_CHARS,
+} as const
+
+export function parseMail(raw: Buffer): Promise<ParsedMail> {
+  return simpleParser(raw, PARSER_OPTIONS)
+}
+
+export function toAddresses(value: AddressObject | AddressObject[] | undefined): Address[] {
+  if (!value) return []
+  const out: Address[] = []
+  const walk = (list: AddressObject['value']): void => {
+    for (const a of list) {
+      if (a.group) walk(a.group)
+      else out.push({ Name: a.name ?? '', Address: a.address ?? '' })
+    }
+  }
+  for (const obj of Array.isArray(value) ? value : [value]) walk(obj.value)
+  return out
+}
+
+export function snippetOf(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  return flat.length > SNIPPET_CHARS ? flat.slice(0, SNIPPET_CHARS).trimEnd() + '…' : flat
+}
+
+/** The summary the list and search need. Never throws: unparsable mail gets parseError and header-level facts. */
+export async function summarize(raw: Buffer, envelope: Envelope): Promise<MessageSummary> {
+  let parsed: ParsedMail
+  try {
+    parsed = await parseMail(raw)
+  } catch (err) {
+    return fallbackSummary(raw, envelope, (err as Error).message || 'parse failed')
+  }
+  const to = toAddresses(parsed.to)
+  const cc = toAddresses(parsed.cc)
+  // Envelope recipients that no header names were blind copies (as Mailpit shows them).
+  const named = new Set([...to, ...cc].map((a) => a.Address.toLowerCase()))
+  const bcc = [
+    ...toAddresses(parsed.bcc),
+    ...envelope.rcptTo.filter((r) => !named.has(r.address.toLowerCase())).map((r) => ({ Name: '', Address: r.address })),
+  ].filter((a, i, all) => all.findIndex((b) => b.Address.toLowerCase() === a.Address.toLowerCase()) === i)
+  const from = toAddresses(parsed.from)[0] ?? null
+  const text = parsed.text ?? ''
+  const date = parsed.date && !Number.isNaN(parsed.date.getTime()) && parsed.headers.has('date') ? parsed.date.getTime() : null
+  const returnPath = toAddresses(parsed.headers.get('return-path') as AddressObject | undefined)[0]?.Address ?? ''
+  return {
+    parseError: null,
+    subject: parsed.subject ?? '',
+    from,
+    to,
+    cc,
+    bcc,
+    replyTo: toAddresses(parsed.replyTo),
+    date,
+    messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
+    returnPath,
+    snippet: snippetOf(text),
+    attachments: parsed.attachments.filter((a) => a.contentDisposition !== 'inline' || !a.related).length,
+    bodyText: text.slice(0, INDEX_TEXT_CHARS),
+    kind: 'message',
+    auth: null,
+    analysis: null,
+    tags: [],
+  }
+}
+
+function fallbackSummary(raw: Buffer, envelope: Envelope, error: string): MessageSummary {
+  const headers = readHeaders(raw)
+  const first = (name: string): string => headers.find((h) => h.name.toLowerCase() === name)?.value ?? ''
+  return {
+    parseError: error,
+    subject: first('subject'),
+    from: first('from') ? { Name: '', Address: first('from') } : null,
+    to: [],
+    cc: [],
+    bcc: envelope.rcptTo.map((r) => ({ Name: '', Address: r.address })),
+    replyTo: [],
+    date: null,
+    messageId: first('message-id').replace(/^<|>$/g, ''),
+    returnPath: '',
+    snippet: '',
+    attachments: 0,
+    bodyText: '',
+    kind: 'message',
+    auth: null,
+    analysis: null,
+    tags: [],
+  }
+}

@@ -1,0 +1,204 @@
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import type { SMTPServerDataStream } from 'smtp-server'
+import { normalizeIp, type Cidr } from '../config/index.js'
+import { AppError } from '../errors.js'
+import type { Envelope, MessageStore, Recipient, StoredMessage } from '../store/index.js'
+import { CaptureServer, type CaptureSession } from './capture-server.js'
+
+export type ListenerKind = 'smtp' | 'smtps' | 'lmtp'
+
+export interface SmtpListenerOptions {
+  kind: ListenerKind
+  host: string
+  port: number
+  hostname: string
+  maxMessageBytes: number
+  maxRecipients: number
+  trustedRelays: readonly Cidr[]
+  greetDelayMs: number
+  tls: { key: string | Buffer; cert: string | Buffer }
+  store: MessageStore
+  logger: Logger
+  /** Tags for a message's envelope, from the listener tag and the route table. */
+  tagsFor?: (envelope: Envelope) => string[]
+  onStored?: (message: StoredMessage) => void
+}
+
+export interface SmtpListener {
+  readonly kind: ListenerKind
+  listen(): Promise<AddressInfo>
+  close(): Promise<void>
+}
+
+// XCLIENT/XFORWARD use these placeholders for "not known" (postfix XCLIENT_README).
+const UNKNOWN = new Set(['[UNAVAILABLE]', '[TEMPUNAVAIL]'])
+const proxyValue = (map: Map<string, string | number | false> | undefined, key: string): string | null => {
+  const v = map?.get(key)
+  if (v === undefined || v === false) return null
+  const s = String(v)
+  return UNKNOWN.has(s.toUpperCase()) ? null : s
+}
+const proxyAddr = (s: string | null): string | null => (s ? normalizeIp(s.replace(/^ipv6:/i, '')) : null)
+
+function paramsOf(args: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (args && typeof args === 'object') {
+    for (const [k, v] of Object.entries(args as Record<string, unknown>)) out[k.toUpperCase()] = v === true ? '' : String(v)
+  }
+  return out
+}
+
+export function envelopeFromSession(session: CaptureSession, listener: string): Envelope {
+  const peerIp = normalizeIp(session.peerAddress ?? session.remoteAddress)
+  const peerPort = session.peerPort ?? session.remotePort
+  const xclientAddr = proxyAddr(proxyValue(session.xClient, 'ADDR'))
+  const xforwardAddr = proxyAddr(proxyValue(session.xForward, 'ADDR'))
+  const viaProxy = xclientAddr ? 'xclient' : xforwardAddr ? 'xforward' : null
+  const proxyMap = viaProxy === 'xclient' ? session.xClient : session.xForward
+  const mailFrom = session.envelope.mailFrom
+  const heloSaid = session.hostNameAppearsAs || ''
+  const tls = session.tlsOptions
+  const rcptTo: Recipient[] = session.envelope.rcptTo.map((r) => ({ address: r.address, params: paramsOf(r.args) }))
+  return {
+    receivedAt: Date.now(),
+    listener,
+    clientIp: (viaProxy ? (xclientAddr ?? xforwardAddr) : null) ?? peerIp,
+    clientPort: Number(viaProxy ? proxyValue(proxyMap, 'PORT') ?? 0 : peerPort) || 0,
+    ipSource: viaProxy ?? 'connection',
+    relayIp: viaProxy ? peerIp : null,
+    relayPort: viaProxy ? peerPort : null,
+    helo: (viaProxy ? proxyValue(proxyMap, 'HELO') : null) ?? heloSaid,
+    clientHostname: viaProxy ? proxyValue(proxyMap, 'NAME') : null,
+    tls: session.secure && tls ? { protocol: tls.version ?? '', cipher: tls.standardName || tls.name || '' } : null,
+    authUser: typeof session.user === 'string' ? session.user : (proxyValue(session.xClient, 'LOGIN') ?? null),
+    mailFrom: mailFrom ? mailFrom.address : '',
+    mailFromParams: mailFrom ? paramsOf(mailFrom.args) : {},
+    rcptTo,
+    connectionId: session.id,
+    transaction: session.transaction,
+    pregreet: session.pregreet === true,
+    tags: [],
+  }
+}
+
+/** Reads DATA up to the limit; past it keeps draining so the transaction ends cleanly. */
+function collect(stream: SMTPServerDataStream, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let bytes = 0
+    let over = false
+    stream.on('data', (chunk: Buffer) => {
+      if (over) return
+      bytes += chunk.length
+      if (bytes > limit) {
+        over = true
+        chunks.length = 0
+        return
+      }
+      chunks.push(chunk)
+    })
+    stream.once('error', reject)
+    stream.once('end', () => resolve(over || stream.sizeExceeded ? null : Buffer.concat(chunks, bytes)))
+  })
+}
+
+function transientError(message: string): Error & { responseCode: number } {
+  return Object.assign(new Error(message), { responseCode: 451 })
+}
+
+export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
+  const log = opts.logger.child({ mod: opts.kind })
+  let bound: AddressInfo | null = null
+
+  const server = new CaptureServer({
+    name: opts.hostname,
+    banner: 'holdmail capture MTA: messages are stored, never delivered',
+    lmtp: opts.kind === 'lmtp',
+    secure: opts.kind === 'smtps',
+    key: opts.tls.key,
+    cert: opts.tls.cert,
+    size: opts.maxMessageBytes,
+    rejectOversized: true,
+    maxRecipients: opts.maxRecipients,
+    hideENHANCEDSTATUSCODES: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    hidePIPELINING: false,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: true,
+    allowInsecureAuth: true,
+    disableReverseLookup: true, // no DNS on the accept path
+    logger: false,
+    greetDelayMs: opts.greetDelayMs,
+    trustedRelays: opts.trustedRelays,
+    onAuth(auth, _session, callback) {
+      // Any credentials are accepted: a capture MTA records who claimed to be whom.
+      callback(null, { user: auth.username ?? '' })
+    },
+    onData(stream, session, callback) {
+      const captureSession = session as CaptureSession
+      collect(stream, opts.maxMessageBytes)
+        .then(async (raw) => {
+          if (raw === null) {
+            log.warn({ cid: session.id, limit: opts.maxMessageBytes }, 'oversize message refused')
+            // smtp-server answers 552 5.3.4 itself (rejectOversized); nothing is stored.
+            callback(Object.assign(new Error('Error: message exceeds fixed maximum message size'), { responseCode: 552 }))
+            return
+          }
+          const envelope = envelopeFromSession(captureSession, opts.kind)
+          envelope.tags = opts.tagsFor?.(envelope) ?? []
+          let message: StoredMessage
+          try {
+            message = await opts.store.insert(raw, envelope)
+          } catch (err) {
+            log.error({ err, cid: session.id }, 'store failed')
+            callback(transientError('Error: local storage failure, try again later'))
+            return
+          }
+          log.info(
+            {
+              id: message.id,
+              ip: envelope.clientIp,
+              helo: envelope.helo,
+              tls: envelope.tls?.protocol ?? null,
+              bytes: raw.length,
+              from: envelope.mailFrom,
+              rcpts: envelope.rcptTo.map((r) => r.address),
+            },
+            'stored',
+          )
+          opts.onStored?.(message)
+          callback(null, `Ok: queued as ${message.id}`)
+        })
+        .catch((err: unknown) => {
+          log.error({ err, cid: session.id }, 'data stream failed')
+          callback(transientError('Error: could not read the message, try again later'))
+        })
+    },
+  })
+  server.on('error', (err: Error) => log.debug({ err }, 'connection error'))
+
+  return {
+    kind: opts.kind,
+    listen() {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error): void => {
+          reject(new AppError('BAD_CONFIG', `cannot listen for ${opts.kind} on ${opts.host}:${opts.port}: ${err.message}`))
+        }
+        server.server.once('error', onError)
+        server.listen(opts.port, opts.host, () => {
+          server.server.off('error', onError)
+          bound = server.server.address() as AddressInfo
+          resolve(bound)
+        })
+      })
+    },
+    close() {
+      return new Promise((resolve) => {
+        if (!bound) return resolve()
+        server.close(() => resolve())
+      })
+    },
+  }
+}

@@ -1,0 +1,586 @@
+import Database from 'better-sqlite3'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { AppError } from '../errors.js'
+import { cidrContains, ipToBigInt, parseCidr } from '../config/index.js'
+import { compileSearch } from './search-query.js'
+import type { Envelope, ListQuery, MessageSummary, Page, Selection, StoredMessage } from './types.js'
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
+const DEFAULT_PAGE_SIZE = 50
+const MAX_PAGE_SIZE = 1000
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+const ID_LENGTH = 20 // 62^20 ≈ 2^119: collisions are not a practical concern
+// Rows deleted per transaction when emptying or pruning, so a big delete never holds the write lock for long.
+const DELETE_BATCH = 5000
+
+export function newMessageId(): string {
+  const out: string[] = []
+  while (out.length < ID_LENGTH) {
+    for (const b of randomBytes(32)) {
+      if (b < 248 && out.length < ID_LENGTH) out.push(ID_ALPHABET[b % 62]!) // 248 = 4*62: no modulo bias
+    }
+  }
+  return out.join('')
+}
+
+export interface MessageStore {
+  /** Resolves once raw bytes and envelope are committed (group commit: one transaction per event-loop turn). */
+  insert(raw: Buffer, envelope: Envelope): Promise<StoredMessage>
+  get(id: string): StoredMessage | undefined
+  getRaw(id: string): Buffer | undefined
+  latestId(search?: string): string | undefined
+  list(query: ListQuery): Page
+  /** Neighbours in list order (newest first): previous = newer, next = older. */
+  neighbours(id: string, search?: string): { previous: string | null; next: string | null }
+  setRead(selection: Selection, read: boolean): number
+  delete(selection: Selection): number
+  listTags(): string[]
+  setTags(ids: string[], tags: string[]): void
+  addTags(ids: string[], tags: string[]): void
+  renameTag(from: string, to: string): void
+  deleteTag(tag: string): void
+  tagCounts(): Record<string, number>
+  counts(): { total: number; unread: number }
+  /** Messages still waiting for the indexer, oldest first. */
+  unindexed(limit: number): { seq: number; id: string; raw: Buffer; envelope: Envelope }[]
+  saveSummaries(items: { seq: number; summary: MessageSummary }[]): void
+  /** Streams matching messages (oldest first) in batches, for exports; reads one batch at a time. */
+  iterate(search: string): Generator<{ message: StoredMessage; raw: Buffer }>
+  prune(opts: { maxMessages: number; maxAgeMs: number; now?: number }): number
+  dbSizeBytes(): number
+  readonly path: string
+  close(): void
+}
+
+interface MessageRow {
+  seq: number
+  id: string
+  received_at: number
+  listener: string
+  client_ip: string
+  client_port: number
+  ip_source: Envelope['ipSource']
+  relay_ip: string | null
+  relay_port: number | null
+  helo: string
+  client_hostname: string | null
+  tls_protocol: string | null
+  tls_cipher: string | null
+  auth_user: string | null
+  mail_from: string
+  mail_from_params: string
+  rcpt_count: number
+  size: number
+  sha256: string
+  connection_id: string
+  transaction_no: number
+  pregreet: number
+  read: number
+  indexed_at: number | null
+  parse_error: string | null
+  subject: string | null
+  from_name: string | null
+  from_addr: string | null
+  addresses_json: string | null
+  date_header: number | null
+  message_id: string | null
+  return_path: string | null
+  snippet: string | null
+  attachments: number | null
+  kind: string | null
+  auth_json: string | null
+  analysis_json: string | null
+  tags: string | null // group_concat of tag names, \x1f separated
+  rcpts: string | null // JSON array of [address, params]
+}
+
+const ROW_COLUMNS = `m.*,
+  (SELECT group_concat(t.name, char(31)) FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE mt.seq = m.seq) AS tags`
+
+function applyMigrations(db: Database.Database): void {
+  const files = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d+-.*\.sql$/.test(f))
+    .sort()
+  const current = db.pragma('user_version', { simple: true }) as number
+  for (const file of files) {
+    const version = parseInt(file, 10)
+    if (version <= current) continue
+    const sql = readFileSync(join(MIGRATIONS_DIR, file), 'utf8')
+    db.transaction(() => {
+      db.exec(sql)
+      db.pragma(`user_version = ${version}`)
+    })()
+  }
+}
+
+function openDatabase(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  let db: Database.Database
+  try {
+    db = new Database(path)
+  } catch (err) {
+    throw new AppError('BAD_CONFIG', `cannot open database ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  db.pragma('journal_mode = WAL')
+  // FULL: the WAL is fsynced at each commit, so a 250 survives power loss as well as a crash.
+  // Group commit pays that fsync once per batch, not once per message.
+  db.pragma('synchronous = FULL')
+  db.pragma('foreign_keys = ON')
+  db.pragma('busy_timeout = 5000')
+  db.pragma('cache_size = -65536') // 64 MiB page cache
+  db.function('ip_in_cidr', { deterministic: true }, (ip: unknown, cidr: unknown) => {
+    const c = typeof cidr === 'string' ? parseCidr(cidr) : null
+    return c && typeof ip === 'string' && cidrContains(c, ip) ? 1 : 0
+  })
+  applyMigrations(db)
+  return db
+}
+
+export function createMessageStore(path: string): MessageStore {
+  const db = openDatabase(path)
+
+  const stmt = {
+    insertMessage: db.prepare(`INSERT INTO messages (id, received_at, listener, client_ip, client_ip4, client_port,
+      ip_source, relay_ip, relay_port, helo, client_hostname, tls_protocol, tls_cipher, auth_user, mail_from,
+      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet)
+      VALUES (@id, @receivedAt, @listener, @clientIp, @clientIp4, @clientPort, @ipSource, @relayIp, @relayPort, @helo,
+      @clientHostname, @tlsProtocol, @tlsCipher, @authUser, @mailFrom, @mailFromParams, @rcptCount, @size, @sha256,
+      @connectionId, @transaction, @pregreet)`),
+    insertRaw: db.prepare('INSERT INTO message_raw (seq, raw) VALUES (?, ?)'),
+    insertRcpt: db.prepare('INSERT INTO recipients (seq, pos, address, params) VALUES (?, ?, ?, ?)'),
+    bySeq: db.prepare(`SELECT ${ROW_COLUMNS} FROM messages m WHERE m.seq = ?`),
+    byId: db.prepare(`SELECT ${ROW_COLUMNS} FROM messages m WHERE m.id = ?`),
+    seqById: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
+    rcpts: db.prepare('SELECT address, params FROM recipients WHERE seq = ? ORDER BY pos'),
+    raw: db.prepare('SELECT r.raw FROM message_raw r JOIN messages m ON m.seq = r.seq WHERE m.id = ?').pluck(),
+    counts: db.prepare('SELECT (SELECT count(*) FROM messages) AS total, (SELECT count(*) FROM messages WHERE read = 0) AS unread'),
+    unindexed: db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
+      WHERE m.indexed_at IS NULL ORDER BY m.seq LIMIT ?`),
+    saveSummary: db.prepare(`UPDATE messages SET indexed_at = @indexedAt, parse_error = @parseError, subject = @subject,
+      from_name = @fromName, from_addr = @fromAddr, from_search = @fromSearch, to_search = @toSearch,
+      addresses_json = @addresses, date_header = @date, message_id = @messageId, return_path = @returnPath,
+      snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
+      WHERE seq = @seq`),
+    ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
+    ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
+    tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
+    tagInsert: db.prepare('INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING'),
+    tagLink: db.prepare('INSERT OR IGNORE INTO message_tags (seq, tag_id) VALUES (?, ?)'),
+    tagUnlinkAll: db.prepare('DELETE FROM message_tags WHERE seq = ?'),
+    tagsAll: db.prepare('SELECT name FROM tags WHERE tag_id IN (SELECT tag_id FROM message_tags) ORDER BY name COLLATE NOCASE').pluck(),
+    tagCounts: db.prepare(`SELECT t.name, count(*) AS n FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id GROUP BY t.tag_id`),
+    tagsGc: db.prepare('DELETE FROM tags WHERE tag_id NOT IN (SELECT tag_id FROM message_tags)'),
+  }
+
+  function tagIdFor(name: string): number {
+    stmt.tagInsert.run(name)
+    return stmt.tagId.get(name) as number
+  }
+
+  function insertOne(id: string, raw: Buffer, env: Envelope, sha256: string): number {
+    const ip4 = ipToBigInt(env.clientIp)
+    const info = stmt.insertMessage.run({
+      id,
+      receivedAt: env.receivedAt,
+      listener: env.listener,
+      clientIp: env.clientIp,
+      clientIp4: ip4?.family === 4 ? Number(ip4.value) : null,
+      clientPort: env.clientPort,
+      ipSource: env.ipSource,
+      relayIp: env.relayIp,
+      relayPort: env.relayPort,
+      helo: env.helo,
+      clientHostname: env.clientHostname,
+      tlsProtocol: env.tls?.protocol ?? null,
+      tlsCipher: env.tls?.cipher ?? null,
+      authUser: env.authUser,
+      mailFrom: env.mailFrom,
+      mailFromParams: JSON.stringify(env.mailFromParams),
+      rcptCount: env.rcptTo.length,
+      size: raw.length,
+      sha256,
+      connectionId: env.connectionId,
+      transaction: env.transaction,
+      pregreet: env.pregreet ? 1 : 0,
+    })
+    const seq = Number(info.lastInsertRowid)
+    stmt.insertRaw.run(seq, raw)
+    env.rcptTo.forEach((r, pos) => stmt.insertRcpt.run(seq, pos, r.address, JSON.stringify(r.params)))
+    for (const tag of env.tags) stmt.tagLink.run(seq, tagIdFor(tag))
+    return seq
+  }
+
+  // Group commit: inserts that arrive in the same event-loop turn share one transaction and one fsync.
+  interface Pending {
+    id: string
+    raw: Buffer
+    env: Envelope
+    sha256: string
+    resolve: (m: StoredMessage) => void
+    reject: (e: unknown) => void
+  }
+  let queue: Pending[] = []
+  let flushScheduled = false
+  let closed = false
+
+  const commitBatch = db.transaction((batch: Pending[]) => batch.map((p) => insertOne(p.id, p.raw, p.env, p.sha256)))
+  const commitSingle = db.transaction((p: Pending) => insertOne(p.id, p.raw, p.env, p.sha256))
+
+  function stored(p: Pending, seq: number): StoredMessage {
+    return {
+      id: p.id,
+      seq,
+      size: p.raw.length,
+      sha256: p.sha256,
+      read: false,
+      tags: [...p.env.tags],
+      envelope: p.env,
+      indexed: false,
+      summary: null,
+    }
+  }
+
+  function flush(): void {
+    flushScheduled = false
+    const batch = queue
+    queue = []
+    if (batch.length === 0) return
+    try {
+      const seqs = commitBatch(batch)
+      batch.forEach((p, i) => p.resolve(stored(p, seqs[i]!)))
+    } catch {
+      // One bad message must not fail its neighbours: retry each on its own.
+      for (const p of batch) {
+        try {
+          p.resolve(stored(p, commitSingle(p)))
+        } catch (err) {
+          p.reject(new AppError('STORE_FAILED', 'storage failed', { cause: err }))
+        }
+      }
+    }
+  }
+
+  function toStored(row: MessageRow): StoredMessage {
+    const rcpts = stmt.rcpts.all(row.seq) as { address: string; params: string }[]
+    const envelope: Envelope = {
+      receivedAt: row.received_at,
+      listener: row.listener,
+      clientIp: row.client_ip,
+      clientPort: row.client_port,
+      ipSource: row.ip_source,
+      relayIp: row.relay_ip,
+      relayPort: row.relay_port,
+      helo: row.helo,
+      clientHostname: row.client_hostname,
+      tls: row.tls_protocol ? { protocol: row.tls_protocol, cipher: row.tls_cipher ?? '' } : null,
+      authUser: row.auth_user,
+      mailFrom: row.mail_from,
+      mailFromParams: JSON.parse(row.mail_from_params) as Record<string, string>,
+      rcptTo: rcpts.map((r) => ({ address: r.address, params: JSON.parse(r.params) as Record<string, string> })),
+      connectionId: row.connection_id,
+      transaction: row.transaction_no,
+      pregreet: row.pregreet === 1,
+      tags: [],
+    }
+    const addresses = row.addresses_json ? (JSON.parse(row.addresses_json) as Record<string, MessageSummary['to']>) : {}
+    return {
+      id: row.id,
+      seq: row.seq,
+      size: row.size,
+      sha256: row.sha256,
+      read: row.read === 1,
+      tags: row.tags ? row.tags.split('\x1f').sort((a, b) => a.localeCompare(b)) : [],
+      envelope,
+      indexed: row.indexed_at !== null,
+      summary:
+        row.indexed_at === null
+          ? null
+          : {
+              parseError: row.parse_error,
+              subject: row.subject ?? '',
+              from: row.from_addr !== null || row.from_name !== null ? { Name: row.from_name ?? '', Address: row.from_addr ?? '' } : null,
+              to: addresses.To ?? [],
+              cc: addresses.Cc ?? [],
+              bcc: addresses.Bcc ?? [],
+              replyTo: addresses.ReplyTo ?? [],
+              date: row.date_header,
+              messageId: row.message_id ?? '',
+              returnPath: row.return_path ?? '',
+              snippet: row.snippet ?? '',
+              attachments: row.attachments ?? 0,
+              kind: row.kind ?? 'message',
+              auth: row.auth_json ? JSON.parse(row.auth_json) : null,
+              analysis: row.analysis_json ? JSON.parse(row.analysis_json) : null,
+            },
+    }
+  }
+
+  function selectionWhere(sel: Selection): { where: string; params: (string | number)[] } {
+    if ('all' in sel) return { where: '1', params: [] }
+    if ('search' in sel) return compileSearch(sel.search)
+    if (sel.ids.length === 0) return { where: '0', params: [] }
+    return { where: `m.id IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(sel.ids)] }
+  }
+
+  function seqsFor(ids: string[]): number[] {
+    return ids.map((id) => stmt.seqById.get(id) as number | undefined).filter((s): s is number => s !== undefined)
+  }
+
+  const store: MessageStore = {
+    path,
+
+    insert(raw, envelope) {
+      if (closed) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
+      const sha256 = createHash('sha256').update(raw).digest('hex')
+      return new Promise((resolve, reject) => {
+        queue.push({ id: newMessageId(), raw, env: envelope, sha256, resolve, reject })
+        if (!flushScheduled) {
+          flushScheduled = true
+          setImmediate(flush)
+        }
+      })
+    },
+
+    get(id) {
+      const row = stmt.byId.get(id) as MessageRow | undefined
+      return row ? toStored(row) : undefined
+    },
+
+    getRaw(id) {
+      return stmt.raw.get(id) as Buffer | undefined
+    },
+
+    latestId(search) {
+      const f = compileSearch(search ?? '')
+      return db
+        .prepare(`SELECT m.id FROM messages m WHERE ${f.where} ORDER BY m.received_at DESC, m.seq DESC LIMIT 1`)
+        .pluck()
+        .get(...f.params) as string | undefined
+    },
+
+    list(query) {
+      const start = Math.max(0, Math.floor(query.start ?? 0))
+      const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE_SIZE)))
+      const search = (query.search ?? '').trim()
+      const f = compileSearch(search)
+      const rows = db
+        .prepare(`SELECT ${ROW_COLUMNS} FROM messages m WHERE ${f.where} ORDER BY m.received_at DESC, m.seq DESC LIMIT ? OFFSET ?`)
+        .all(...f.params, limit, start) as MessageRow[]
+      const totals = stmt.counts.get() as { total: number; unread: number }
+      let matching = totals
+      if (search) {
+        matching = db
+          .prepare(`SELECT count(*) AS total, coalesce(sum(m.read = 0), 0) AS unread FROM messages m WHERE ${f.where}`)
+          .get(...f.params) as { total: number; unread: number }
+      }
+      return {
+        total: totals.total,
+        unread: totals.unread,
+        messagesCount: matching.total,
+        messagesUnread: matching.unread,
+        start,
+        messages: rows.map(toStored),
+      }
+    },
+
+    neighbours(id, search) {
+      const row = db.prepare('SELECT seq, received_at FROM messages WHERE id = ?').get(id) as
+        | { seq: number; received_at: number }
+        | undefined
+      if (!row) throw new AppError('NOT_FOUND', `message ${id} not found`)
+      const f = compileSearch(search ?? '')
+      const newer = db
+        .prepare(`SELECT m.id FROM messages m WHERE ${f.where} AND (m.received_at > ? OR (m.received_at = ? AND m.seq > ?))
+          ORDER BY m.received_at ASC, m.seq ASC LIMIT 1`)
+        .pluck()
+        .get(...f.params, row.received_at, row.received_at, row.seq) as string | undefined
+      const older = db
+        .prepare(`SELECT m.id FROM messages m WHERE ${f.where} AND (m.received_at < ? OR (m.received_at = ? AND m.seq < ?))
+          ORDER BY m.received_at DESC, m.seq DESC LIMIT 1`)
+        .pluck()
+        .get(...f.params, row.received_at, row.received_at, row.seq) as string | undefined
+      return { previous: newer ?? null, next: older ?? null }
+    },
+
+    setRead(selection, read) {
+      const f = selectionWhere(selection)
+      return db.prepare(`UPDATE messages AS m SET read = ? WHERE ${f.where} AND m.read <> ?`).run(read ? 1 : 0, ...f.params, read ? 1 : 0)
+        .changes
+    },
+
+    delete(selection) {
+      const f = selectionWhere(selection)
+      const pick = db.prepare(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ${DELETE_BATCH}`).pluck()
+      const del = db.prepare('DELETE FROM messages WHERE seq = ?')
+      const batch = db.transaction((seqs: number[]) => {
+        for (const seq of seqs) {
+          stmt.ftsDelete.run(seq)
+          del.run(seq)
+        }
+        stmt.tagsGc.run()
+      })
+      let removed = 0
+      for (;;) {
+        const seqs = pick.all(...f.params) as number[]
+        if (seqs.length === 0) break
+        batch(seqs)
+        removed += seqs.length
+      }
+      return removed
+    },
+
+    listTags() {
+      return stmt.tagsAll.all() as string[]
+    },
+
+    setTags(ids, tags) {
+      db.transaction(() => {
+        const tagIds = tags.map(tagIdFor)
+        for (const seq of seqsFor(ids)) {
+          stmt.tagUnlinkAll.run(seq)
+          for (const t of tagIds) stmt.tagLink.run(seq, t)
+        }
+        stmt.tagsGc.run()
+      })()
+    },
+
+    addTags(ids, tags) {
+      db.transaction(() => {
+        const tagIds = tags.map(tagIdFor)
+        for (const seq of seqsFor(ids)) for (const t of tagIds) stmt.tagLink.run(seq, t)
+      })()
+    },
+
+    renameTag(from, to) {
+      db.transaction(() => {
+        const fromId = stmt.tagId.get(from) as number | undefined
+        if (fromId === undefined) throw new AppError('NOT_FOUND', `tag "${from}" not found`)
+        const toId = stmt.tagId.get(to) as number | undefined
+        if (toId !== undefined && toId !== fromId) {
+          db.prepare('INSERT OR IGNORE INTO message_tags (seq, tag_id) SELECT seq, ? FROM message_tags WHERE tag_id = ?').run(toId, fromId)
+          db.prepare('DELETE FROM tags WHERE tag_id = ?').run(fromId)
+        } else {
+          db.prepare('UPDATE tags SET name = ? WHERE tag_id = ?').run(to, fromId)
+        }
+      })()
+    },
+
+    deleteTag(tag) {
+      const changes = db.prepare('DELETE FROM tags WHERE name = ?').run(tag).changes
+      if (changes === 0) throw new AppError('NOT_FOUND', `tag "${tag}" not found`)
+    },
+
+    tagCounts() {
+      const out: Record<string, number> = {}
+      for (const r of stmt.tagCounts.all() as { name: string; n: number }[]) out[r.name] = r.n
+      return out
+    },
+
+    counts() {
+      return stmt.counts.get() as { total: number; unread: number }
+    },
+
+    unindexed(limit) {
+      const rows = stmt.unindexed.all(limit) as (MessageRow & { raw: Buffer })[]
+      return rows.map((r) => {
+        const m = toStored(r)
+        return { seq: r.seq, id: r.id, raw: r.raw, envelope: m.envelope }
+      })
+    },
+
+    saveSummaries(items) {
+      const now = Date.now()
+      db.transaction(() => {
+        for (const { seq, summary: s } of items) {
+          const addrText = (list: { Name: string; Address: string }[]): string =>
+            list.map((a) => `${a.Name} ${a.Address}`.trim()).join(', ').toLowerCase()
+          const changes = stmt.saveSummary.run({
+            seq,
+            indexedAt: now,
+            parseError: s.parseError,
+            subject: s.subject,
+            fromName: s.from?.Name ?? null,
+            fromAddr: s.from?.Address ?? null,
+            fromSearch: s.from ? addrText([s.from]) : '',
+            toSearch: addrText([...s.to, ...s.cc]),
+            addresses: JSON.stringify({ To: s.to, Cc: s.cc, Bcc: s.bcc, ReplyTo: s.replyTo }),
+            date: s.date,
+            messageId: s.messageId,
+            returnPath: s.returnPath,
+            snippet: s.snippet,
+            attachments: s.attachments,
+            kind: s.kind,
+            auth: s.auth === null || s.auth === undefined ? null : JSON.stringify(s.auth),
+            analysis: s.analysis === null || s.analysis === undefined ? null : JSON.stringify(s.analysis),
+          }).changes
+          if (changes === 0) continue // deleted before it was indexed
+          const addresses = [s.from, ...s.to, ...s.cc, ...s.bcc, ...s.replyTo]
+            .filter((a): a is { Name: string; Address: string } => a !== null)
+            .map((a) => `${a.Name} ${a.Address}`)
+            .join(' ')
+          stmt.ftsDelete.run(seq)
+          stmt.ftsInsert.run(seq, s.subject, addresses, s.bodyText)
+          for (const tag of s.tags) stmt.tagLink.run(seq, tagIdFor(tag))
+        }
+      })()
+    },
+
+    *iterate(search) {
+      const f = compileSearch(search)
+      const page = db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
+        WHERE m.seq > ? AND ${f.where} ORDER BY m.seq LIMIT 200`)
+      let after = 0
+      for (;;) {
+        const rows = page.all(after, ...f.params) as (MessageRow & { raw: Buffer })[]
+        if (rows.length === 0) return
+        for (const r of rows) yield { message: toStored(r), raw: r.raw }
+        after = rows[rows.length - 1]!.seq
+      }
+    },
+
+    prune({ maxMessages, maxAgeMs, now = Date.now() }) {
+      let removed = 0
+      if (maxAgeMs > 0) {
+        removed += store.delete({ search: `before:${new Date(now - maxAgeMs).toISOString()}` })
+      }
+      if (maxMessages > 0) {
+        const { total } = stmt.counts.get() as { total: number }
+        if (total > maxMessages) {
+          const cutoff = db
+            .prepare('SELECT seq FROM messages ORDER BY received_at DESC, seq DESC LIMIT 1 OFFSET ?')
+            .pluck()
+            .get(maxMessages - 1) as number
+          const ids = db.prepare('SELECT id FROM messages WHERE seq < ?').pluck().all(cutoff) as string[]
+          removed += store.delete({ ids })
+        }
+      }
+      return removed
+    },
+
+    dbSizeBytes() {
+      if (path === ':memory:') {
+        return (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)
+      }
+      let size = 0
+      for (const suffix of ['', '-wal']) {
+        try {
+          size += statSync(path + suffix).size
+        } catch {
+          // no WAL file yet
+        }
+      }
+      return size
+    },
+
+    close() {
+      if (closed) return
+      flush()
+      closed = true
+      db.close()
+    },
+  }
+  return store
+}

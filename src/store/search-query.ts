@@ -1,0 +1,176 @@
+import { AppError } from '../errors.js'
+import { parseCidr } from '../config/index.js'
+
+// Mailpit's search syntax compiled to one SQL condition over `messages m`:
+// words and "quoted phrases" (full-text index), field:value terms, and "-" or "!" for negation.
+// Every value becomes a bound parameter; nothing from the query is spliced into the SQL text.
+
+export interface SqlFilter {
+  where: string // '1' when the query is empty
+  params: (string | number)[]
+}
+
+interface Term {
+  negate: boolean
+  field: string // '' for a free word
+  value: string
+}
+
+export function tokenize(query: string): Term[] {
+  const terms: Term[] = []
+  // a term: optional -/!, optional field:, then a "quoted" or bare value
+  const re = /([-!]?)(?:([a-z][a-z0-9-]*):)?(?:"((?:[^"\\]|\\.)*)"?|(\S+))/giy
+  let i = 0
+  while (i < query.length) {
+    if (/\s/.test(query[i]!)) {
+      i++
+      continue
+    }
+    re.lastIndex = i
+    const m = re.exec(query)
+    if (!m || m[0] === '') throw new AppError('BAD_QUERY', `cannot read the search at "${query.slice(i, i + 20)}"`)
+    i = re.lastIndex
+    const value = m[3] !== undefined ? m[3].replace(/\\(.)/g, '$1') : (m[4] ?? '')
+    terms.push({ negate: m[1] !== '', field: (m[2] ?? '').toLowerCase(), value })
+  }
+  return terms
+}
+
+const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => '\\' + c)
+const contains = (s: string): string => `%${likeEscape(s.toLowerCase())}%`
+
+function ftsPhrase(value: string): string | null {
+  // Tokens as the unicode61 tokenizer sees them; the last one matches as a prefix
+  // (so "invoic" finds "invoice"), which is the closest a word index gets to Mailpit's substrings.
+  const words = value.match(/[\p{L}\p{N}]+/gu)
+  if (!words) return null
+  return '"' + words.join(' ') + '"*'
+}
+
+function parseDate(field: string, value: string, endOfDay: boolean): number {
+  let t: number
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    t = Date.parse(value + 'T00:00:00Z') + (endOfDay ? 86_400_000 : 0)
+  } else {
+    t = Date.parse(value)
+  }
+  if (Number.isNaN(t)) throw new AppError('BAD_QUERY', `${field}: expected a date like 2026-01-31, got "${value}"`)
+  return t
+}
+
+const AUTH_RESULTS = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy', 'not-evaluated'])
+
+function compileTerm(t: Term): SqlFilter {
+  const v = t.value
+  switch (t.field) {
+    case '': {
+      const phrase = ftsPhrase(v)
+      if (!phrase) return { where: '1', params: [] }
+      return { where: 'm.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)', params: [phrase] }
+    }
+    case 'from':
+      return { where: "m.from_search LIKE ? ESCAPE '\\'", params: [contains(v)] }
+    case 'to':
+      return { where: "m.to_search LIKE ? ESCAPE '\\'", params: [contains(v)] }
+    case 'cc':
+    case 'bcc':
+    case 'reply-to': {
+      const key = { cc: 'Cc', bcc: 'Bcc', 'reply-to': 'ReplyTo' }[t.field]
+      return {
+        where: `EXISTS (SELECT 1 FROM json_each(m.addresses_json, '$.${key}') a WHERE lower(a.value ->> 'Address') LIKE ? ESCAPE '\\' OR lower(a.value ->> 'Name') LIKE ? ESCAPE '\\')`,
+        params: [contains(v), contains(v)],
+      }
+    }
+    case 'subject':
+      return { where: "m.subject LIKE ? ESCAPE '\\'", params: [contains(v)] }
+    case 'message-id':
+      return { where: 'm.message_id = ?', params: [v.replace(/^<|>$/g, '')] }
+    case 'tag':
+      return {
+        where: 'm.seq IN (SELECT mt.seq FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE t.name = ?)',
+        params: [v],
+      }
+    case 'is':
+      switch (v.toLowerCase()) {
+        case 'read':
+          return { where: 'm.read = 1', params: [] }
+        case 'unread':
+          return { where: 'm.read = 0', params: [] }
+        case 'tagged':
+          return { where: 'm.seq IN (SELECT seq FROM message_tags)', params: [] }
+        case 'pregreet':
+          return { where: 'm.pregreet = 1', params: [] }
+        case 'tls':
+          return { where: 'm.tls_protocol IS NOT NULL', params: [] }
+        case 'auth':
+          return { where: 'm.auth_user IS NOT NULL', params: [] }
+        case 'unparsed':
+          return { where: 'm.parse_error IS NOT NULL', params: [] }
+        default:
+          throw new AppError('BAD_QUERY', `is:${v} is not known; use is:read, is:unread, is:tagged, is:pregreet, is:tls, is:auth or is:unparsed`)
+      }
+    case 'has':
+      if (/^attachments?$/i.test(v)) return { where: 'm.attachments > 0', params: [] }
+      throw new AppError('BAD_QUERY', `has:${v} is not known; use has:attachment`)
+    case 'before':
+      return { where: 'm.received_at < ?', params: [parseDate('before', v, false)] }
+    case 'after':
+      return { where: 'm.received_at >= ?', params: [parseDate('after', v, true)] }
+    case 'mailfrom':
+      if (v === '<>' || v === '') return { where: "m.mail_from = ''", params: [] }
+      return { where: "m.mail_from LIKE ? ESCAPE '\\'", params: [contains(v)] }
+    case 'rcpt':
+      return { where: "m.seq IN (SELECT seq FROM recipients WHERE address LIKE ? ESCAPE '\\')", params: [contains(v)] }
+    case 'helo':
+      return { where: "m.helo LIKE ? ESCAPE '\\'", params: [contains(v)] }
+    case 'ip': {
+      const cidr = parseCidr(v)
+      if (!cidr) throw new AppError('BAD_QUERY', `ip: expected an IP address or CIDR range like 192.0.2.0/24, got "${v}"`)
+      if (cidr.family === 4) {
+        const span = 2 ** (32 - cidr.prefix)
+        const lo = Number(cidr.bits)
+        return { where: 'm.client_ip4 BETWEEN ? AND ?', params: [lo, lo + span - 1] }
+      }
+      return { where: 'ip_in_cidr(m.client_ip, ?)', params: [cidr.text] }
+    }
+    case 'spf':
+    case 'dmarc':
+    case 'arc': {
+      const result = v.toLowerCase()
+      if (!AUTH_RESULTS.has(result)) throw new AppError('BAD_QUERY', `${t.field}: expected one of ${[...AUTH_RESULTS].join(', ')}`)
+      return { where: `(m.auth_json ->> '$.${t.field.toUpperCase()}.Result') = ?`, params: [result] }
+    }
+    case 'dkim': {
+      const result = v.toLowerCase()
+      if (!AUTH_RESULTS.has(result)) throw new AppError('BAD_QUERY', `dkim: expected one of ${[...AUTH_RESULTS].join(', ')}`)
+      if (result === 'none') {
+        return { where: "(m.auth_json IS NOT NULL AND json_array_length(m.auth_json, '$.DKIM') = 0)", params: [] }
+      }
+      return { where: "EXISTS (SELECT 1 FROM json_each(m.auth_json, '$.DKIM') d WHERE d.value ->> 'Result' = ?)", params: [result] }
+    }
+    case 'kind':
+      return { where: 'm.kind = ?', params: [v.toLowerCase()] }
+    case 'status':
+      return {
+        where: "EXISTS (SELECT 1 FROM json_each(m.analysis_json, '$.Bounce.Recipients') r WHERE (r.value ->> 'Status') LIKE ? ESCAPE '\\')",
+        params: [likeEscape(v) + '%'],
+      }
+    case 'listener':
+      return { where: 'm.listener = ?', params: [v.toLowerCase()] }
+    default:
+      // An unknown field is most likely a word containing a colon ("re:", a URL): search it as text.
+      return compileTerm({ negate: false, field: '', value: `${t.field}:${v}` })
+  }
+}
+
+export function compileSearch(query: string): SqlFilter {
+  const parts: string[] = []
+  const params: (string | number)[] = []
+  for (const term of tokenize(query)) {
+    const c = compileTerm(term)
+    // coalesce: a summary column is NULL until indexed, and NOT NULL would hide the row
+    parts.push(term.negate ? `NOT coalesce((${c.where}), 0)` : `(${c.where})`)
+    params.push(...c.params)
+  }
+  return { where: parts.length ? parts.join(' AND ') : '1', params }
+}
