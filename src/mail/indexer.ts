@@ -57,13 +57,19 @@ export function createIndexer(opts: IndexerOptions): Indexer {
   }
 
   async function loop(): Promise<void> {
-    do {
-      again = false
-      while (!stopped && (await runBatch()) > 0) {
-        /* keep going while there is a backlog */
-      }
-    } while (again && !stopped)
-    running = null
+    try {
+      do {
+        again = false
+        while (!stopped && (await runBatch()) > 0) {
+          /* keep going while there is a backlog */
+        }
+      } while (again && !stopped)
+    } catch (err) {
+      // The database was busy or closed: the rows stay unindexed and the next notify retries them.
+      opts.onError?.(err, '')
+    } finally {
+      running = null
+    }
   }
 
   const indexer: Indexer = {

@@ -1,0 +1,149 @@
+import { connect, type Socket } from 'node:net'
+import { pino } from 'pino'
+import { startHoldmail, type RunningHoldmail } from '../../src/cli/start-holdmail.js'
+import { loadConfig } from '../../src/config/index.js'
+import type { Analyser } from '../../src/mail/index.js'
+
+export interface TestApp {
+  running: RunningHoldmail
+  smtpPort: number
+  httpPort: number
+  baseUrl: string
+  /** GET/PUT/DELETE JSON against the API; returns status and parsed body (or text). */
+  api<T = unknown>(path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; body: T }>
+  /** The raw endpoint's bytes. */
+  raw(id: string): Promise<Buffer>
+  stop(): Promise<void>
+}
+
+/** The whole app in-process on 127.0.0.1 with port 0 and ':memory:' unless flags say otherwise. */
+export async function startTestApp(flags: string[] = [], extra: { analysers?: Analyser[] } = {}): Promise<TestApp> {
+  const hasDb = flags.some((f) => f === '--db' || f.startsWith('--db='))
+  const config = loadConfig(
+    ['--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'silent', ...(hasDb ? [] : ['--db', ':memory:']), ...flags],
+    {},
+  )
+  const running = await startHoldmail(config, { logger: pino({ level: 'silent' }), analysers: extra.analysers })
+  const baseUrl = `http://127.0.0.1:${running.http.port}`
+  return {
+    running,
+    smtpPort: running.smtp.port,
+    httpPort: running.http.port,
+    baseUrl,
+    async api<T>(path: string, init: { method?: string; body?: unknown } = {}) {
+      const res = await fetch(baseUrl + path, {
+        method: init.method ?? 'GET',
+        headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      })
+      const text = await res.text()
+      let body: unknown = text
+      try {
+        body = JSON.parse(text)
+      } catch {
+        /* plain text ("ok") */
+      }
+      return { status: res.status, body: body as T }
+    },
+    async raw(id: string) {
+      const res = await fetch(`${baseUrl}/api/v1/message/${id}/raw`)
+      if (res.status !== 200) throw new Error(`raw ${id}: HTTP ${res.status}`)
+      return Buffer.from(await res.arrayBuffer())
+    },
+    stop: () => running.stop(),
+  }
+}
+
+/** A line-oriented raw SMTP client for protocol edge cases. */
+export class RawSmtp {
+  private buffer = ''
+  private waiters: (() => void)[] = []
+  readonly lines: string[] = []
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      this.buffer += chunk
+      let i: number
+      while ((i = this.buffer.indexOf('\r\n')) !== -1) {
+        this.lines.push(this.buffer.slice(0, i))
+        this.buffer = this.buffer.slice(i + 2)
+      }
+      for (const w of this.waiters.splice(0)) w()
+    })
+    socket.on('close', () => {
+      for (const w of this.waiters.splice(0)) w()
+    })
+  }
+
+  static async open(port: number, host = '127.0.0.1', opts: { waitGreeting?: boolean } = {}): Promise<RawSmtp> {
+    const socket = connect(port, host)
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('error', reject)
+    })
+    const c = new RawSmtp(socket)
+    if (opts.waitGreeting !== false) await c.reply()
+    return c
+  }
+
+  get closed(): boolean {
+    return this.socket.destroyed || this.socket.readableEnded
+  }
+
+  /** The next complete reply (multi-line replies joined with \n); throws if the peer closes first. */
+  async reply(): Promise<string> {
+    const parts: string[] = []
+    for (;;) {
+      while (this.lines.length === 0) {
+        if (this.closed) throw new Error('connection closed; got: ' + parts.join('\n'))
+        await new Promise<void>((r) => this.waiters.push(r))
+      }
+      const line = this.lines.shift()!
+      parts.push(line)
+      if (!/^\d{3}-/.test(line)) return parts.join('\n')
+    }
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data)
+  }
+
+  async command(line: string): Promise<string> {
+    this.write(line + '\r\n')
+    return this.reply()
+  }
+
+  close(): void {
+    this.socket.destroy()
+  }
+}
+
+/** A whole transaction over a raw socket; `data` is sent as-is followed by CRLF.CRLF. Returns the DATA reply. */
+export async function rawSend(port: number, opts: { from: string; to: string[]; data: Buffer | string; helo?: string }): Promise<string> {
+  const c = await RawSmtp.open(port)
+  try {
+    await c.command(`EHLO ${opts.helo ?? 'client.example.test'}`)
+    await c.command(`MAIL FROM:<${opts.from}>`)
+    for (const r of opts.to) await c.command(`RCPT TO:<${r}>`)
+    const go = await c.command('DATA')
+    if (!go.startsWith('354')) return go
+    c.write(Buffer.concat([Buffer.isBuffer(opts.data) ? opts.data : Buffer.from(opts.data, 'latin1'), Buffer.from('\r\n.\r\n')]))
+    const reply = await c.reply()
+    await c.command('QUIT').catch(() => '')
+    return reply
+  } finally {
+    c.close()
+  }
+}
+
+export const queuedId = (reply: string): string => {
+  const m = /queued as ([A-Za-z0-9]+)/.exec(reply)
+  if (!m) throw new Error('no queue ID in reply: ' + reply)
+  return m[1]!
+}
+
+/** Dot-stuffs a message for DATA (RFC 5321 §4.5.2) and makes sure it ends with CRLF. */
+export function dotStuff(raw: Buffer): Buffer {
+  const text = raw.toString('latin1').replace(/(^|\n)\./g, '$1..')
+  return Buffer.from(text, 'latin1')
+}
