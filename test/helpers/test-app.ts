@@ -118,7 +118,11 @@ export class RawSmtp {
   }
 }
 
-/** A whole transaction over a raw socket; `data` is sent as-is followed by CRLF.CRLF. Returns the DATA reply. */
+/**
+ * A whole transaction over a raw socket; `data` is sent as-is, then the terminator. The CRLF before
+ * the final "." belongs to the message (RFC 5321 §4.1.1.4), so data not ending in CRLF gets one:
+ * the stored message is withCrlf(data). Returns the DATA reply.
+ */
 export async function rawSend(port: number, opts: { from: string; to: string[]; data: Buffer | string; helo?: string }): Promise<string> {
   const c = await RawSmtp.open(port)
   try {
@@ -127,13 +131,19 @@ export async function rawSend(port: number, opts: { from: string; to: string[]; 
     for (const r of opts.to) await c.command(`RCPT TO:<${r}>`)
     const go = await c.command('DATA')
     if (!go.startsWith('354')) return go
-    c.write(Buffer.concat([Buffer.isBuffer(opts.data) ? opts.data : Buffer.from(opts.data, 'latin1'), Buffer.from('\r\n.\r\n')]))
+    c.write(Buffer.concat([withCrlf(opts.data), Buffer.from('.\r\n')]))
     const reply = await c.reply()
     await c.command('QUIT').catch(() => '')
     return reply
   } finally {
     c.close()
   }
+}
+
+/** The bytes a message is stored as when sent with rawSend: ending in CRLF. */
+export function withCrlf(data: Buffer | string): Buffer {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1')
+  return buf.subarray(-2).toString('latin1') === '\r\n' ? buf : Buffer.concat([buf, Buffer.from('\r\n')])
 }
 
 export const queuedId = (reply: string): string => {
