@@ -3,3 +3,5 @@
 export { createAuthAnalyser, type AuthAnalyserOptions, type AuthResults, type AuthResultWord } from './auth.js'
 export { createDnsResolver, type DnsResolve, type DnsResolverOptions } from './dns-resolver.js'
 export { parseReceivedFrom, isPublicIp, type ReceivedFrom } from './received.js'
+export { contentAnalyser, analyseContent, type ContentAnalysis, type FeedbackReport, type MessageKind } from './content.js'
+export type { BounceReport, BounceRecipient, OriginalMessage } from './dsn.js'
