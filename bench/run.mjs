@@ -1,0 +1,421 @@
+// holdmail benchmark (npm run bench). Not a test: it measures, prints a table with targets and
+// PASS/MISS, and writes the same as JSON to bench/out/last.json.
+//
+//   a) SMTP ingest: holdmail vs a bare smtp-server baseline, 20 connections, reused connections
+//      and a new connection per message; DATA-to-250 latency; holdmail's RSS.
+//   b) HTTP API on a database seeded with BENCH_SEED messages: list, searches, message detail,
+//      mbox export throughput.
+//
+// Knobs (environment):
+//   BENCH_MESSAGES=20000       messages per ingest mode and server
+//   BENCH_CONCURRENCY=20       SMTP connections
+//   BENCH_MESSAGE_BYTES=5120   size of each ingest message
+//   BENCH_RSS_MESSAGES=100000  total messages sent to holdmail before reading its RSS
+//   BENCH_SEED=1000000         messages in the API database (cached under bench/out/)
+//   BENCH_API_REQUESTS=200     sequential requests per API endpoint (also capped by BENCH_API_SECONDS)
+//   BENCH_API_SECONDS=20       time cap per API endpoint
+//   BENCH_ONLY=ingest|api      run one part only
+//   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
+import Database from 'better-sqlite3'
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { spawnServer, memoryOf, cpuMsOf } from './lib/procs.mjs'
+import { formatProfile, summariseProfile } from './lib/profile-summary.mjs'
+import { seedDatabase, seededDbPath, seedPlan } from './lib/seed.mjs'
+import { percentile, runLoad } from './lib/smtp-client.mjs'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const ROOT = join(HERE, '..')
+const OUT = join(HERE, 'out')
+const PROF_DIR = join(OUT, 'prof')
+const MAIN = join(ROOT, 'dist', 'cli', 'main.js')
+
+const int = (name, def) => {
+  const v = process.env[name]
+  if (v === undefined || v === '') return def
+  const n = Number(v.replace(/_/g, ''))
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`)
+  return n
+}
+const K = {
+  messages: int('BENCH_MESSAGES', 20_000),
+  concurrency: int('BENCH_CONCURRENCY', 20),
+  messageBytes: int('BENCH_MESSAGE_BYTES', 5 * 1024),
+  rssMessages: int('BENCH_RSS_MESSAGES', 100_000),
+  seed: int('BENCH_SEED', 1_000_000),
+  apiRequests: int('BENCH_API_REQUESTS', 200),
+  apiSeconds: int('BENCH_API_SECONDS', 20),
+  only: process.env.BENCH_ONLY ?? '',
+  cpuProf: process.env.BENCH_CPU_PROF === '1',
+}
+const WARMUP_MESSAGES = 500
+const INDEX_WAIT_MS = 300_000
+const EXPORT_TIMEOUT_MS = 120_000
+
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+const rows = [] // { group, metric, value, unit, target, pass }
+const details = {}
+const record = (group, metric, value, unit, target = null, pass = null) => rows.push({ group, metric, value, unit, target, pass })
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+function holdmailArgs(dbPath) {
+  return [MAIN, 'serve', '--db', dbPath, '--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'warn']
+}
+
+async function startHoldmail(name, dbPath) {
+  const nodeFlags = K.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []
+  const s = await spawnServer(name, holdmailArgs(dbPath), [/SMTP listening on [^\s]+:(\d+)/, /HTTP listening on (http:\/\/\S+)/], { nodeFlags })
+  return { ...s, smtpPort: Number(s.matches[0][1]), baseUrl: s.matches[1][1] }
+}
+
+async function stopHoldmail(name, server) {
+  const before = K.cpuProf ? new Set(safeReaddir(PROF_DIR)) : null
+  await server.stop('SIGTERM')
+  if (!before) return
+  const file = safeReaddir(PROF_DIR).find((f) => !before.has(f) && f.startsWith(name))
+  if (!file) return
+  const summary = summariseProfile(join(PROF_DIR, file), 30)
+  details.profiles ??= {}
+  details.profiles[name] = { file: join(PROF_DIR, file), ...summary }
+  log(`cpu profile ${name}: ${join(PROF_DIR, file)}\n${formatProfile({ ...summary, rows: summary.rows.slice(0, 15) })}`)
+}
+
+function safeReaddir(dir) {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+/** A 5 KB-ish plain-text message; only the first headers differ per message, the rest is shared. */
+function bodyFactory(size) {
+  const date = new Date().toUTCString().replace('GMT', '+0000')
+  const word = ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit', 'sed', 'do', 'eiusmod', 'tempor']
+  const lines = []
+  let bytes = 300 // headers
+  for (let i = 0; bytes < size; i++) {
+    let line = ''
+    while (line.length < 70) line += (line ? ' ' : '') + word[(i * 7 + line.length) % word.length]
+    lines.push(line)
+    bytes += line.length + 2
+  }
+  const tail = Buffer.from(`Date: ${date}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n${lines.join('\r\n')}\r\n`)
+  const run = Date.now().toString(36)
+  return (i) =>
+    Buffer.concat([
+      Buffer.from(
+        `From: "Bench Sender" <sender${i % 97}@bench.example.test>\r\nTo: <rcpt${i % 13}@capture.example.test>\r\n` +
+          `Subject: bench message ${i} of run ${run}\r\nMessage-ID: <${i}.${run}@bench.example.test>\r\n`,
+      ),
+      tail,
+    ])
+}
+
+function summariseLoad(r) {
+  const sorted = Float64Array.from(r.latencies).sort()
+  return {
+    count: r.count,
+    seconds: r.elapsedMs / 1000,
+    msgsPerSec: r.count / (r.elapsedMs / 1000),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted[sorted.length - 1],
+  }
+}
+
+async function load(port, mode, total, makeBody, offset = 0) {
+  const r = await runLoad({ port, total, concurrency: K.concurrency, mode, makeBody: (i) => makeBody(offset + i) })
+  return summariseLoad(r)
+}
+
+/** Polls holdmail's database (read-only, from this process) until nothing waits for the indexer. */
+async function waitIndexed(dbPath, timeoutMs = INDEX_WAIT_MS) {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
+  const count = db.prepare('SELECT count(*) FROM messages WHERE indexed_at IS NULL').pluck()
+  const t0 = performance.now()
+  const backlog = count.get()
+  let left = backlog
+  try {
+    while (left > 0 && performance.now() - t0 < timeoutMs) {
+      await new Promise((r) => setTimeout(r, 200))
+      left = count.get()
+    }
+  } finally {
+    db.close()
+  }
+  return { backlog, left, seconds: (performance.now() - t0) / 1000 }
+}
+
+const fmt = (n, digits = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : String(n))
+
+// ---------------------------------------------------------------------------------------------
+// a) ingest
+
+async function benchIngest() {
+  const makeBody = bodyFactory(K.messageBytes)
+  const msgBytes = makeBody(0).length
+  details.ingest = { messageBytes: msgBytes, messages: K.messages, concurrency: K.concurrency }
+  log(`ingest: ${K.messages} messages of ${msgBytes} bytes per mode, ${K.concurrency} connections`)
+
+  // baseline
+  const bare = await spawnServer('bare', [join(HERE, 'bare-server.mjs')], [/listening on [^\s]+:(\d+)/])
+  const barePort = Number(bare.matches[0][1])
+  let bareReuse, bareNew
+  try {
+    await load(barePort, 'reuse', WARMUP_MESSAGES, makeBody)
+    bareReuse = await load(barePort, 'reuse', K.messages, makeBody)
+    log(`bare reuse: ${fmt(bareReuse.msgsPerSec)} msg/s`)
+    bareNew = await load(barePort, 'new', K.messages, makeBody)
+    log(`bare new-connection: ${fmt(bareNew.msgsPerSec)} msg/s`)
+  } finally {
+    await bare.stop()
+  }
+
+  // holdmail
+  const dir = join(tmpdir(), `holdmail-bench-${process.pid}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const dbPath = join(dir, 'ingest.db')
+  const hm = await startHoldmail('ingest', dbPath)
+  let hmReuse, hmNew, sent = 0
+  try {
+    await load(hm.smtpPort, 'reuse', WARMUP_MESSAGES, makeBody, sent)
+    sent += WARMUP_MESSAGES
+    await waitIndexed(dbPath)
+
+    let cpu0 = cpuMsOf(hm.pid)
+    hmReuse = await load(hm.smtpPort, 'reuse', K.messages, makeBody, sent)
+    hmReuse.serverCpuPct = (100 * (cpuMsOf(hm.pid) - cpu0)) / (hmReuse.seconds * 1000)
+    sent += K.messages
+    log(`holdmail reuse: ${fmt(hmReuse.msgsPerSec)} msg/s (server CPU ${fmt(hmReuse.serverCpuPct)}%)`)
+    hmReuse.indexCatchUp = await waitIndexed(dbPath)
+    log(`index backlog after reuse run: ${hmReuse.indexCatchUp.backlog}, caught up in ${fmt(hmReuse.indexCatchUp.seconds, 1)} s`)
+
+    cpu0 = cpuMsOf(hm.pid)
+    hmNew = await load(hm.smtpPort, 'new', K.messages, makeBody, sent)
+    hmNew.serverCpuPct = (100 * (cpuMsOf(hm.pid) - cpu0)) / (hmNew.seconds * 1000)
+    sent += K.messages
+    log(`holdmail new-connection: ${fmt(hmNew.msgsPerSec)} msg/s (server CPU ${fmt(hmNew.serverCpuPct)}%)`)
+    hmNew.indexCatchUp = await waitIndexed(dbPath)
+
+    // RSS after BENCH_RSS_MESSAGES in total
+    let rssLoad = null
+    if (K.rssMessages > sent) {
+      log(`rss: sending ${K.rssMessages - sent} more messages (reused connections) to reach ${K.rssMessages}`)
+      rssLoad = await load(hm.smtpPort, 'reuse', K.rssMessages - sent, makeBody, sent)
+      sent = K.rssMessages
+    }
+    const memAfterIngest = memoryOf(hm.pid)
+    const rssIndex = await waitIndexed(dbPath)
+    const memAfterIndex = memoryOf(hm.pid)
+    log(`rss after ${sent} messages: ${fmt(memAfterIngest.rssMiB)} MiB; after indexing: ${fmt(memAfterIndex.rssMiB)} MiB; peak ${fmt(memAfterIndex.peakMiB)} MiB`)
+    const dbBytes = ['', '-wal'].reduce((s, x) => s + (statSafe(dbPath + x)?.size ?? 0), 0)
+    details.ingest.rss = { messages: sent, memAfterIngest, memAfterIndex, indexCatchUp: rssIndex, rssLoad, dbMiB: dbBytes / 1048576 }
+
+    const reuseRatio = hmReuse.msgsPerSec / bareReuse.msgsPerSec
+    const newRatio = hmNew.msgsPerSec / bareNew.msgsPerSec
+    record('ingest', 'reused conns: bare msg/s', bareReuse.msgsPerSec, 'msg/s')
+    record('ingest', 'reused conns: holdmail msg/s', hmReuse.msgsPerSec, 'msg/s')
+    record('ingest', 'reused conns: holdmail/bare', reuseRatio * 100, '%', '>= 70 %', reuseRatio >= 0.7)
+    record('ingest', 'new conn/msg: bare msg/s', bareNew.msgsPerSec, 'msg/s')
+    record('ingest', 'new conn/msg: holdmail msg/s', hmNew.msgsPerSec, 'msg/s', '>= 1400', hmNew.msgsPerSec >= 1400)
+    record('ingest', 'new conn/msg: holdmail/bare', newRatio * 100, '%')
+    record('ingest', 'reused conns: bare DATA->250 p50', bareReuse.p50Ms, 'ms')
+    record('ingest', 'reused conns: bare DATA->250 p99', bareReuse.p99Ms, 'ms')
+    record('ingest', 'reused conns: holdmail DATA->250 p50', hmReuse.p50Ms, 'ms')
+    record('ingest', 'reused conns: holdmail DATA->250 p99', hmReuse.p99Ms, 'ms', '< 25 ms', hmReuse.p99Ms < 25)
+    record('ingest', 'new conn/msg: holdmail DATA->250 p50', hmNew.p50Ms, 'ms')
+    record('ingest', 'new conn/msg: holdmail DATA->250 p99', hmNew.p99Ms, 'ms', '< 25 ms', hmNew.p99Ms < 25)
+    const rssNote = sent < 100_000 ? ` (only ${sent} msgs: BENCH_RSS_MESSAGES)` : ''
+    record('ingest', `holdmail RSS after ${sent} msgs, indexed${rssNote}`, memAfterIndex.rssMiB, 'MiB', '< 250 MiB', sent >= 100_000 ? memAfterIndex.rssMiB < 250 : null)
+    record('ingest', 'holdmail peak RSS (VmHWM)', memAfterIndex.peakMiB, 'MiB')
+    record('ingest', `index catch-up after ${K.messages} reused-conn msgs`, hmReuse.indexCatchUp.seconds, 's')
+    details.ingest.bare = { reuse: bareReuse, new: bareNew }
+    details.ingest.holdmail = { reuse: hmReuse, new: hmNew }
+  } finally {
+    await stopHoldmail('ingest', hm)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function statSafe(p) {
+  try {
+    return statSync(p)
+  } catch {
+    return null
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// b) API on a seeded database
+
+async function timeRequests(baseUrl, pathFor, { count = K.apiRequests, seconds = K.apiSeconds } = {}) {
+  const samples = []
+  let last = null
+  const t0 = performance.now()
+  for (let i = -3; i < count; i++) {
+    // at least 20 samples, then stop at the time cap
+    if (i >= 20 && performance.now() - t0 > seconds * 1000) break
+    const path = pathFor(i)
+    const s = performance.now()
+    const res = await fetch(baseUrl + path)
+    const body = await res.arrayBuffer()
+    const ms = performance.now() - s
+    if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status} ${Buffer.from(body).toString().slice(0, 300)}`)
+    if (i >= 0) samples.push(ms)
+    last = body
+  }
+  const sorted = Float64Array.from(samples).sort()
+  let json = null
+  try {
+    json = JSON.parse(Buffer.from(last).toString('utf8'))
+  } catch {
+    /* not JSON */
+  }
+  return { n: samples.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1], json }
+}
+
+async function benchApi() {
+  const dbPath = seededDbPath(OUT, K.seed)
+  log(`api: database with ${K.seed} messages at ${dbPath}`)
+  const t0 = performance.now()
+  const seeded = seedDatabase(dbPath, K.seed, { log })
+  log(seeded.cached ? 'api: seeded database cached' : `api: seeded in ${fmt(seeded.seconds, 1)} s`)
+  details.api = { seed: K.seed, dbPath, seeded: { ...seeded, wallSeconds: (performance.now() - t0) / 1000 } }
+
+  // IDs for the message endpoint, spread over the whole table
+  const ro = new Database(dbPath, { readonly: true, fileMustExist: true })
+  const maxSeq = ro.prepare('SELECT max(seq) FROM messages').pluck().get()
+  const bySeq = ro.prepare('SELECT id FROM messages WHERE seq = ?').pluck()
+  const ids = []
+  for (let i = 0; ids.length < 500 && i < 5000; i++) {
+    const id = bySeq.get(1 + Math.floor(((i * 7919) % 1000) * (maxSeq / 1000)))
+    if (id) ids.push(id)
+  }
+  ro.close()
+
+  const plan = seedPlan()
+  const sender = plan.senders[1000].address // a mid-frequency sender: a few hundred messages in 1M
+  const commonWord = plan.vocab[100] // in roughly 10% of bodies
+  const rareWord = plan.vocab[2500] // in well under 1%
+  const exportSince = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10) // the last ~2 of 30 days
+
+  const hm = await startHoldmail('api', dbPath)
+  try {
+    const q = encodeURIComponent
+    const cases = [
+      ['list: GET /messages (first page)', () => '/api/v1/messages', 50],
+      [`search from:${sender}`, () => `/api/v1/search?query=${q('from:' + sender)}`, 200],
+      [`search free word "${commonWord}"`, () => `/api/v1/search?query=${q(commonWord)}`, 200],
+      [`search free word "${rareWord}"`, () => `/api/v1/search?query=${q(rareWord)}`, 200],
+      ['message: GET /message/{ID}', (i) => `/api/v1/message/${ids[(i + ids.length) % ids.length]}`, 50],
+    ]
+    details.api.endpoints = {}
+    for (const [name, pathFor, targetMs] of cases) {
+      const r = await timeRequests(hm.baseUrl, pathFor)
+      const hits = r.json && typeof r.json.messages_count === 'number' ? r.json.messages_count : null
+      log(`${name}: p50 ${fmt(r.p50Ms, 1)} ms, p99 ${fmt(r.p99Ms, 1)} ms (n=${r.n}${hits !== null ? `, ${hits} hits` : ''})`)
+      details.api.endpoints[name] = { ...r, json: undefined, hits, path: pathFor(0) }
+      const label = hits !== null && name.startsWith('search') ? `${name} (${hits} hits)` : name
+      record('api', `${label} p50`, r.p50Ms, 'ms')
+      record('api', `${label} p99`, r.p99Ms, 'ms', `< ${targetMs} ms`, r.p99Ms < targetMs)
+    }
+    const mem = memoryOf(hm.pid)
+    record('api', `holdmail RSS after API runs`, mem.rssMiB, 'MiB')
+
+    // mbox export
+    const exportPath = `/api/v1/export?format=mbox&query=${q('after:' + exportSince)}`
+    const ctl = new AbortController()
+    const timer = setTimeout(() => ctl.abort(), EXPORT_TIMEOUT_MS)
+    try {
+      const s = performance.now()
+      const res = await fetch(hm.baseUrl + exportPath, { signal: ctl.signal })
+      if (res.status !== 200) {
+        await res.arrayBuffer().catch(() => null)
+        log(`export: not available yet (HTTP ${res.status})`)
+        record('api', 'export: not available yet', `HTTP ${res.status}`, '', '> 50 MB/s', null)
+        details.api.export = { available: false, status: res.status }
+      } else {
+        let bytes = 0
+        let firstByteMs = null
+        for await (const chunk of res.body) {
+          firstByteMs ??= performance.now() - s
+          bytes += chunk.length
+        }
+        const secs = (performance.now() - s) / 1000
+        const mbps = bytes / 1e6 / secs
+        log(`export: ${fmt(bytes / 1e6, 1)} MB in ${fmt(secs, 2)} s = ${fmt(mbps, 1)} MB/s (first byte ${fmt(firstByteMs, 0)} ms)`)
+        record('api', `export mbox after:${exportSince} (${fmt(bytes / 1e6, 0)} MB)`, mbps, 'MB/s', '> 50 MB/s', mbps > 50)
+        details.api.export = { available: true, path: exportPath, bytes, seconds: secs, mbPerSec: mbps, firstByteMs }
+      }
+    } catch (err) {
+      if (ctl.signal.aborted) {
+        record('api', 'export: timed out', `${EXPORT_TIMEOUT_MS / 1000} s`, '', '> 50 MB/s', false)
+        details.api.export = { available: true, timedOut: true }
+      } else throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  } finally {
+    await stopHoldmail('api', hm)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function printTable() {
+  const cells = rows.map((r) => [
+    r.group,
+    r.metric,
+    typeof r.value === 'number' ? fmt(r.value, r.unit === 'ms' || r.unit === 's' ? 1 : 0) : String(r.value),
+    r.unit,
+    r.target ?? '',
+    r.pass === null ? '' : r.pass ? 'PASS' : 'MISS',
+  ])
+  const head = ['part', 'metric', 'value', 'unit', 'target', 'result']
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
+  const line = (c) => c.map((x, i) => (i === 2 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join('  ').trimEnd()
+  console.log('\n' + line(head))
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const c of cells) console.log(line(c))
+  const misses = rows.filter((r) => r.pass === false).length
+  const passes = rows.filter((r) => r.pass === true).length
+  console.log(`\n${passes} PASS, ${misses} MISS`)
+}
+
+async function main() {
+  mkdirSync(OUT, { recursive: true })
+  if (K.cpuProf) mkdirSync(PROF_DIR, { recursive: true })
+  const started = new Date()
+  const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' }
+  log(`knobs: ${JSON.stringify(K)}; ${machine.cpus} CPUs, node ${machine.node}`)
+  let failure = null
+  try {
+    if (K.only === '' || K.only === 'ingest') await benchIngest()
+    if (K.only === '' || K.only === 'api') await benchApi()
+  } catch (err) {
+    failure = err
+    log(`FAILED: ${err.stack ?? err}`)
+  }
+  printTable()
+  const out = {
+    started: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    knobs: K,
+    machine,
+    rows,
+    details,
+    error: failure ? String(failure.stack ?? failure) : null,
+  }
+  writeFileSync(join(OUT, 'last.json'), JSON.stringify(out, null, 2) + '\n')
+  console.log(`JSON: ${join(OUT, 'last.json')} (${fmt(out.seconds, 0)} s)`)
+  if (failure) process.exitCode = 1
+}
+
+await main()
