@@ -29,6 +29,7 @@ async function serve(argv: string[]): Promise<void> {
       },
     )
   }
+  process.on('SIGHUP', () => running.reloadRoutes())
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.once('SIGTERM', () => shutdown('SIGTERM'))
 }

@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import type { Config } from '../config/index.js'
+import { readFileSync, unwatchFile, watchFile } from 'node:fs'
+import { parseRoutes, tagsForRoutes, type Config, type RouteRule } from '../config/index.js'
 import { buildHttpApp, createEventHub, listItemJson, type EventHub } from '../http/index.js'
 import { createIndexer, type Analyser, type Indexer } from '../mail/index.js'
 import { createSmtpListener, loadTlsMaterial, type SmtpListener } from '../smtp/index.js'
@@ -10,6 +11,7 @@ import { createMessageStore, type Envelope, type MessageStore } from '../store/i
 
 const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
 const PRUNE_INTERVAL_MS = 60_000
+const ROUTES_POLL_MS = 1000
 
 export interface RunningHoldmail {
   smtp: AddressInfo
@@ -20,6 +22,8 @@ export interface RunningHoldmail {
   indexer: Indexer
   events: EventHub
   tlsCertPath: string | null
+  /** Re-reads --routes (also done on SIGHUP and when the file changes); keeps the old rules on error. */
+  reloadRoutes(): void
   stop(): Promise<void>
 }
 
@@ -47,8 +51,30 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     const tls = await loadTlsMaterial(config.tls, config.dbPath, config.hostname)
     if (tls.generated) logger.info({ path: tls.path }, 'generated a self-signed TLS certificate')
 
+    let routes: RouteRule[] = []
+    const loadRoutes = (): void => {
+      if (!config.routesFile) return
+      routes = parseRoutes(readFileSync(config.routesFile, 'utf8'), config.routesFile)
+      logger.info({ file: config.routesFile, rules: routes.length }, 'routes loaded')
+    }
+    const reloadRoutes = (): void => {
+      try {
+        loadRoutes()
+      } catch (err) {
+        logger.warn({ err }, 'routes not reloaded; keeping the previous rules')
+      }
+    }
+    loadRoutes() // a broken route file at start-up is a start-up error
+    if (config.routesFile) {
+      watchFile(config.routesFile, { interval: ROUTES_POLL_MS, persistent: false }, reloadRoutes)
+      cleanups.push(() => unwatchFile(config.routesFile, reloadRoutes))
+    }
+
     const tagsFor = (env: Envelope): string[] => {
-      const tags = opts.tagsFor?.(env) ?? []
+      const tags = [
+        ...(opts.tagsFor?.(env) ?? []),
+        ...tagsForRoutes(routes, { mailFrom: env.mailFrom, rcptTo: env.rcptTo.map((r) => r.address), clientIp: env.clientIp, helo: env.helo }),
+      ]
       return [...new Set([...(config.listenerTag ? [config.listenerTag] : []), ...tags])]
     }
     const listeners: SmtpListener[] = []
@@ -114,6 +140,7 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       indexer,
       events,
       tlsCertPath: tls.path,
+      reloadRoutes,
       stop() {
         stopping ??= (async () => {
           // Listeners first (no new mail), then HTTP and the indexer, the database last.
