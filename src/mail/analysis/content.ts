@@ -4,6 +4,7 @@ import type { Analyser } from '../indexer.js'
 import {
   bodyText,
   decodeBody,
+  decodeHeader,
   headerValue,
   headerValues,
   parseMime,
@@ -152,7 +153,7 @@ function looksLikeBounce(headers: readonly HeaderLine[], text: string, envelope?
   const nullSender = envelope?.mailFrom === '' || /^\s*<\s*>\s*$/.test(headerValue(headers, 'return-path'))
   // RFC 3834 §5: auto-replies also come from the null sender, so the sender alone proves nothing.
   const senderSignal = BOUNCE_SENDER.test(from) || /mailer-daemon|mail delivery (?:system|subsystem)/i.test(headerValue(headers, 'from')) || (nullSender && from === '')
-  const subjectSignal = BOUNCE_SUBJECT.test(decodeWords(headerValue(headers, 'subject')))
+  const subjectSignal = BOUNCE_SUBJECT.test(decodeHeader(headerValue(headers, 'subject')))
   const bodySignal = BOUNCE_BODY.test(text.slice(0, 20_000))
   return [senderSignal, subjectSignal, bodySignal].filter(Boolean).length >= 2
 }
@@ -318,20 +319,5 @@ function looksLikeAutoreply(headers: readonly HeaderLine[], envelope?: Pick<Enve
     ['bulk', 'junk', 'list'].includes(precedence) ||
     headerValue(headers, 'x-auto-response-suppress') !== '' ||
     envelope?.mailFrom === ''
-  return machine && AUTOREPLY_SUBJECT.test(decodeWords(headerValue(headers, 'subject')))
-}
-
-/** RFC 2047 encoded-words, enough to match subject keywords (charset details do not matter here). */
-function decodeWords(latin1: string): string {
-  let value = latin1
-  try {
-    // raw 8-bit headers (RFC 6532) arrive here as latin1 bytes
-    value = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(latin1, 'latin1'))
-  } catch {
-    /* not UTF-8: keep the bytes as they are */
-  }
-  return value.replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (_, charset: string, enc: string, data: string) => {
-    const bytes = enc.toUpperCase() === 'B' ? Buffer.from(data, 'base64') : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
-    return /utf-?8/i.test(charset) ? bytes.toString('utf8') : bytes.toString('latin1')
-  }).replace(/\?=\s+=\?/g, '?==?')
+  return machine && AUTOREPLY_SUBJECT.test(decodeHeader(headerValue(headers, 'subject')))
 }

@@ -1,5 +1,5 @@
 import type { HeaderLine } from '../headers.js'
-import { headerValue, headerValues, splitHeaders, type MimePart } from './mime.js'
+import { decodeHeader, headerValue, headerValues, splitHeaders, type MimePart } from './mime.js'
 import { isPublicIp, parseReceivedFrom } from './received.js'
 
 export interface BounceRecipient {
@@ -99,6 +99,8 @@ export function parseDeliveryStatus(body: string): { reportingMta: string; arriv
   }
   close()
   for (const r of recipients) {
+    // NUL and other C0 controls in hostile reports would only confuse search and display.
+    for (const k of Object.keys(r) as (keyof BounceRecipient)[]) r[k] = r[k].replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
     r.Status = statusCode(r.Status) || r.Status
     r.Action = r.Action.toLowerCase()
     r.DiagnosticCode = r.DiagnosticCode.replace(/\s+/g, ' ').trim()
@@ -170,10 +172,10 @@ export function originalFrom(headers: readonly HeaderLine[]): OriginalMessage | 
   }
   const returnPath = headerValue(headers, 'return-path')
   const message: OriginalMessage = {
-    From: headerValue(headers, 'from'),
+    From: decodeHeader(headerValue(headers, 'from')),
     MailFrom: returnPath ? (/<\s*>/.test(returnPath) ? '' : addressIn(returnPath)) : '',
-    To: headerValue(headers, 'to'),
-    Subject: headerValue(headers, 'subject'),
+    To: decodeHeader(headerValue(headers, 'to')),
+    Subject: decodeHeader(headerValue(headers, 'subject')),
     MessageID: headerValue(headers, 'message-id').replace(/^\s*<|>\s*$/g, ''),
     OriginIP: originIp,
     OriginHost: originHost,
@@ -274,7 +276,7 @@ function eximText(text: string): TextBounce | null {
 
 /** Exchange/Office 365 NDR text: "Delivery has failed to these recipients or groups:" and "Remote Server returned '550 ...'". */
 function exchangeText(text: string): TextBounce | null {
-  if (!/Delivery has failed to these recipients or groups|did not reach some or all of the intended recipients|Your message (?:to .+ )?couldn't be delivered|Diagnostic information for administrators/i.test(text)) return null
+  if (!/Delivery has failed to these recipients or groups|did not reach (?:some or all of )?the (?:following|intended) recipient|Your message (?:to .+ )?couldn't be delivered|Diagnostic information for administrators/i.test(text)) return null
   const reportingMta = /^Generating server:\s*(\S+)/im.exec(text)?.[1] ?? ''
   const recipients: BounceRecipient[] = []
   // Diagnostic block: address line followed by "Remote Server returned '...'" (Exchange 2007+).
@@ -282,12 +284,17 @@ function exchangeText(text: string): TextBounce | null {
     recipients.push(recipientFrom(m[1] ?? '', m[2] ?? ''))
   }
   if (!recipients.length) {
-    // Exchange 2003: "The following recipient(s) could not be reached:\n\n  user@domain on date\n  text\n  <mta #5.1.1>"
-    const sec = /could not be reached:\s*\n([\s\S]*?)(?:\n\s*\n\s*\n|$)/i.exec(text)?.[1] ?? ''
-    for (const m of sec.matchAll(/^\s*'?([^\s<>'@]+@[^\s<>']+?)'?\s+on\s+.*\n([\s\S]*?)(?=^\s*\S+@\S+\s+on\s|$(?![\s\S]))/gim)) {
-      const detail = m[2] ?? ''
-      const tagged = /<([^\s#>]+)\s*#([245]\.\d+\.\d+)/.exec(detail)
-      const r = recipientFrom(m[1] ?? '', detail, tagged?.[1] ?? '')
+    // Exchange 2000/2003: "did not reach the following recipient(s):" then "user@domain on <date>" with
+    // indented detail lines, sometimes ending in "<mta #5.1.1>".
+    const lines = text.split('\n')
+    for (let i = 0; i < lines.length; i++) {
+      const m = /^\s{0,4}'?([^\s<>'@]+@[^\s<>']+?)'?\s+on\s+\S.*$/.exec(lines[i] ?? '')
+      if (!m) continue
+      const detail: string[] = []
+      while (i + 1 < lines.length && /^(?:\s+\S|;)/.test(lines[i + 1] ?? '')) detail.push((lines[++i] ?? '').trim())
+      const joined = detail.join(' ')
+      const tagged = /<([^\s#>]+)\s*#([245]\.\d+\.\d+)/.exec(joined)
+      const r = recipientFrom(m[1] ?? '', joined, tagged?.[1] ?? '')
       if (tagged?.[2]) r.Status = tagged[2]
       recipients.push(r)
     }
@@ -307,10 +314,11 @@ function gmailText(text: string): TextBounce | null {
   const m = classic ?? modern
   if (!m) return null
   const details =
-    /Technical details of (?:permanent|temporary) failure:\s*\n([\s\S]*?)(?:\n\s*\n|-{3,})/i.exec(text)?.[1] ??
+    /Technical details of (?:permanent|temporary) failure:\s*\n([\s\S]*?)(?:^-{3,}|$(?![\s\S]))/im.exec(text)?.[1] ??
     /The response (?:from the remote server )?was:\s*\n([\s\S]*?)(?:\n\s*\n|-{3,})/i.exec(text)?.[1] ??
     ''
-  const r = recipientFrom((m[1] ?? '').replace(/[.,]+$/, ''), details, remoteIn(details))
+  const remote = /rejected by the server for the recipient domain \S+ by ([A-Za-z0-9.-]+?)\.?[\s[]/i.exec(details)?.[1] ?? remoteIn(details)
+  const r = recipientFrom((m[1] ?? '').replace(/[.,]+$/, ''), details.slice(0, 2000), remote)
   if (/has been delayed|temporary problem/i.test(m[0])) r.Action = 'delayed'
   return { format: 'gmail', reportingMta: '', recipients: [r] }
 }

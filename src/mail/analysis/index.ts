@@ -5,3 +5,5 @@ export { createDnsResolver, type DnsResolve, type DnsResolverOptions } from './d
 export { parseReceivedFrom, isPublicIp, type ReceivedFrom } from './received.js'
 export { contentAnalyser, analyseContent, type ContentAnalysis, type FeedbackReport, type MessageKind } from './content.js'
 export type { BounceReport, BounceRecipient, OriginalMessage } from './dsn.js'
+export { generateArfReport, type ArfReportOptions } from './arf-report.js'
+export { lintSpf, type SpfLintResult, type SpfProblem } from './spf-lint.js'

@@ -154,3 +154,29 @@ export function* walk(part: MimePart): Generator<MimePart> {
   yield part
   for (const c of part.children) yield* walk(c)
 }
+
+function decodeCharset(bytes: Buffer, charset: string): string {
+  try {
+    return new TextDecoder(charset.toLowerCase().replace(/\*.*$/, ''), { fatal: false }).decode(bytes)
+  } catch {
+    return bytes.toString('latin1') // a charset name TextDecoder does not know
+  }
+}
+
+/** A header value for display: raw 8-bit bytes read as UTF-8 when valid (RFC 6532), RFC 2047 words decoded. */
+export function decodeHeader(latin1: string): string {
+  let value = latin1
+  try {
+    value = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(latin1, 'latin1'))
+  } catch {
+    /* not UTF-8: keep the bytes as they are */
+  }
+  // RFC 2047 §6.2: whitespace between adjacent encoded-words is not displayed.
+  return value.replace(/(\?=)\s+(?==\?)/g, '$1').replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (_, charset: string, enc: string, data: string) => {
+    const bytes =
+      enc.toUpperCase() === 'B'
+        ? Buffer.from(data, 'base64')
+        : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
+    return decodeCharset(bytes, charset)
+  })
+}

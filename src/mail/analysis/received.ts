@@ -32,10 +32,12 @@ export function parseReceivedFrom(value: string): ReceivedFrom {
       break
     }
   }
-  const heloParam = /helo=([^\s)]+)/i.exec(comment)?.[1] ?? null
-  const firstIsLiteral = /^\[.*\]$/.test(first) || isIP(first) !== 0
+  // Exim "helo=NAME", qmail "(HELO NAME)"
+  const heloParam = /helo=([^\s)]+)/i.exec(comment)?.[1] ?? /\(HELO ([^\s)]+)\)/i.exec(comment)?.[1] ?? null
+  // "unknown" is what qmail and Sendmail write when reverse DNS failed: not a name.
+  const firstIsLiteral = /^\[.*\]$/.test(first) || isIP(first) !== 0 || first.toLowerCase() === 'unknown'
   // In Exim's layout the first word is the reverse name and helo= carries the EHLO name.
-  const helo = heloParam ?? (first ? first.replace(/^\[(?:IPv6:)?|\]$/gi, '') : null)
+  const helo = heloParam ?? (first && first.toLowerCase() !== 'unknown' ? first.replace(/^\[(?:IPv6:)?|\]$/gi, '') : null)
   let host: string | null = null
   if (heloParam && first && !firstIsLiteral) host = first
   else {
