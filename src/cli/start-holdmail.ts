@@ -6,6 +6,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { parseRoutes, tagsForRoutes, type Config, type RouteRule } from '../config/index.js'
 import { buildHttpApp, createEventHub, listItemJson, type EventHub } from '../http/index.js'
 import { createIndexer, type Analyser, type Indexer } from '../mail/index.js'
+import { contentAnalyser, createAuthAnalyser } from '../mail/analysis/index.js'
 import { createSmtpListener, loadTlsMaterial, type SmtpListener } from '../smtp/index.js'
 import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
 
@@ -29,6 +30,7 @@ export interface RunningHoldmail {
 
 export interface StartOptions {
   logger: Logger
+  /** Defaults to the content analyser plus SPF/DKIM/DMARC/ARC as the config says. */
   analysers?: Analyser[]
   /** Extra tags per envelope (route table); the listener tag is added by start itself. */
   tagsFor?: (envelope: Envelope) => string[]
@@ -42,7 +44,10 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
   const stats = { smtpAccepted: 0, smtpAcceptedBytes: 0, smtpRejected: 0 }
   const indexer = createIndexer({
     store,
-    analysers: opts.analysers ?? [],
+    analysers: opts.analysers ?? [
+      contentAnalyser,
+      createAuthAnalyser({ enabled: config.authChecks, dnsServer: config.dnsServer, trustedRelays: config.trustedRelays }),
+    ],
     onIndexed: (ids) => events.emit({ type: 'indexed', ids }),
     onError: (err, id) => logger.warn({ err, id }, 'analysis failed'),
   })
