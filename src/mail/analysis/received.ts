@@ -42,7 +42,7 @@ export function parseReceivedFrom(value: string): ReceivedFrom {
   if (heloParam && first && !firstIsLiteral) host = first
   else {
     const rdns = /\(\s*([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})\.?\s*(?:\[|\))/.exec(comment)?.[1]
-    host = rdns ?? (first && !firstIsLiteral ? first : null)
+    host = rdns ?? null // the first word is only the client's claim (HELO), not a looked-up name
   }
   return { ip, helo: helo || null, host }
 }
