@@ -2,6 +2,7 @@
 // Entry point: read flags and env, build the config, wire the modules, stop on signals.
 import { pino } from 'pino'
 import { helpText, loadConfig } from '../config/index.js'
+import { createDnsResolver, lintSpf } from '../mail/analysis/index.js'
 import { AppError } from '../errors.js'
 import { startHoldmail } from './start-holdmail.js'
 
@@ -34,6 +35,20 @@ async function serve(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'))
 }
 
+/** `holdmail spf-lint <domain | "v=spf1 ...">`: exit 0 when clean, 2 when there are errors. */
+async function spfLint(args: string[]): Promise<void> {
+  const target = args.filter((a) => !a.startsWith('--')).join(' ').trim()
+  if (!target) throw new AppError('BAD_CONFIG', 'usage: holdmail spf-lint <domain | "v=spf1 ...">')
+  const dnsFlag = args.find((a) => a.startsWith('--dns-server='))
+  const config = loadConfig(dnsFlag ? [dnsFlag] : [], process.env)
+  const result = await lintSpf(target, createDnsResolver({ server: config.dnsServer }))
+  process.stdout.write(`${result.Domain || '(literal record)'}: ${result.Record || '(no record)'}\n`)
+  process.stdout.write(`DNS-querying terms: ${result.Lookups}/10, void lookups: ${result.VoidLookups}/2\n`)
+  for (const p of result.Problems) process.stdout.write(`${p.Severity.padEnd(7)} ${p.Term ? p.Term + ': ' : ''}${p.Message}\n`)
+  if (result.Problems.length === 0) process.stdout.write('no problems found\n')
+  process.exitCode = result.Problems.some((p) => p.Severity === 'error') ? 2 : 0
+}
+
 async function main(): Promise<void> {
   const [command = 'serve', ...rest] = process.argv.slice(2)
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
@@ -41,6 +56,7 @@ async function main(): Promise<void> {
     return
   }
   if (command === 'serve') return serve(rest)
+  if (command === 'spf-lint') return spfLint(rest)
   if (command.startsWith('--')) return serve([command, ...rest])
   throw new AppError('BAD_CONFIG', `unknown command "${command}" (see --help)`)
 }

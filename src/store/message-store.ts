@@ -26,6 +26,38 @@ export function newMessageId(): string {
   return out.join('')
 }
 
+export interface Counted {
+  Key: string
+  Count: number
+}
+
+export interface StoreStats {
+  PerHour: { Hour: string; Count: number }[] // last 48 hours
+  PerDay: { Day: string; Count: number }[] // last 30 days
+  TopSenderDomains: Counted[]
+  TopClientIPs: Counted[]
+  TopNets24: Counted[]
+  Auth: { SPF: Record<string, number>; DKIM: Record<string, number>; DMARC: Record<string, number> }
+  Kinds: Record<string, number>
+}
+
+export interface BackscatterGroup {
+  Key: string
+  Host: string
+  Count: number
+  FirstSeen: string
+  LastSeen: string
+  Subjects: string[]
+}
+
+export interface Backscatter {
+  Bounces: number
+  ByOrigin: BackscatterGroup[]
+  BySender: BackscatterGroup[]
+}
+
+const TOP_N = 20
+
 export interface MessageStore {
   /** Resolves once raw bytes and envelope are committed (group commit: one transaction per event-loop turn). */
   insert(raw: Buffer, envelope: Envelope): Promise<StoredMessage>
@@ -50,6 +82,9 @@ export interface MessageStore {
   /** Streams matching messages (oldest first) in batches, for exports; reads one batch at a time. */
   iterate(search: string): Generator<{ message: StoredMessage; raw: Buffer }>
   prune(opts: { maxMessages: number; maxAgeMs: number; now?: number }): number
+  stats(now?: number): StoreStats
+  /** Bounces grouped by the server that really sent the bounced mail, and by the forged sender. */
+  backscatter(search: string, limit?: number): Backscatter
   dbSizeBytes(): number
   readonly path: string
   close(): void
@@ -558,6 +593,69 @@ export function createMessageStore(path: string): MessageStore {
         }
       }
       return removed
+    },
+
+    stats(now = Date.now()) {
+      const hourMs = 3_600_000
+      const dayMs = 86_400_000
+      const perHour = db
+        .prepare(`SELECT received_at / ${hourMs} AS h, count(*) AS n FROM messages WHERE received_at >= ? GROUP BY h ORDER BY h`)
+        .all(now - 48 * hourMs) as { h: number; n: number }[]
+      const perDay = db
+        .prepare(`SELECT received_at / ${dayMs} AS d, count(*) AS n FROM messages WHERE received_at >= ? GROUP BY d ORDER BY d`)
+        .all(now - 30 * dayMs) as { d: number; n: number }[]
+      const top = (sql: string): Counted[] =>
+        (db.prepare(sql).all(TOP_N) as { k: string; n: number }[]).map((r) => ({ Key: r.k, Count: r.n }))
+      const dist = (sql: string): Record<string, number> => {
+        const out: Record<string, number> = {}
+        for (const r of db.prepare(sql).all() as { k: string | null; n: number }[]) out[r.k ?? 'unknown'] = r.n
+        return out
+      }
+      return {
+        PerHour: perHour.map((r) => ({ Hour: new Date(r.h * hourMs).toISOString(), Count: r.n })),
+        PerDay: perDay.map((r) => ({ Day: new Date(r.d * dayMs).toISOString().slice(0, 10), Count: r.n })),
+        TopSenderDomains: top(`SELECT CASE WHEN mail_from = '' THEN '<>' ELSE lower(substr(mail_from, instr(mail_from, '@') + 1)) END AS k,
+          count(*) AS n FROM messages GROUP BY k ORDER BY n DESC LIMIT ?`),
+        TopClientIPs: top('SELECT client_ip AS k, count(*) AS n FROM messages GROUP BY k ORDER BY n DESC LIMIT ?'),
+        TopNets24: top(`SELECT ((client_ip4 >> 24) & 255) || '.' || ((client_ip4 >> 16) & 255) || '.' || ((client_ip4 >> 8) & 255) || '.0/24' AS k,
+          count(*) AS n FROM messages WHERE client_ip4 IS NOT NULL GROUP BY client_ip4 >> 8 ORDER BY n DESC LIMIT ?`),
+        Auth: {
+          SPF: dist(`SELECT auth_json ->> '$.SPF.Result' AS k, count(*) AS n FROM messages WHERE auth_json IS NOT NULL GROUP BY k`),
+          DKIM: dist(`SELECT coalesce((SELECT d.value ->> 'Result' FROM json_each(auth_json, '$.DKIM') d
+            ORDER BY d.value ->> 'Result' = 'pass' DESC LIMIT 1), 'none') AS k, count(*) AS n FROM messages WHERE auth_json IS NOT NULL GROUP BY k`),
+          DMARC: dist(`SELECT auth_json ->> '$.DMARC.Result' AS k, count(*) AS n FROM messages WHERE auth_json IS NOT NULL GROUP BY k`),
+        },
+        Kinds: dist(`SELECT coalesce(kind, 'unindexed') AS k, count(*) AS n FROM messages GROUP BY k`),
+      }
+    },
+
+    backscatter(search, limit = 50) {
+      const f = compileSearch(search)
+      const where = `m.kind = 'bounce' AND ${f.where}`
+      const group = (keyExpr: string, hostExpr: string): BackscatterGroup[] =>
+        (
+          db
+            .prepare(`SELECT ${keyExpr} AS k, max(${hostExpr}) AS host, count(*) AS n, min(m.received_at) AS first, max(m.received_at) AS last,
+              json_group_array(DISTINCT coalesce(m.analysis_json ->> '$.Bounce.Original.Subject', m.subject)) AS subjects
+              FROM messages m WHERE ${where} GROUP BY k ORDER BY n DESC LIMIT ?`)
+            .all(...f.params, limit) as { k: string | null; host: string | null; n: number; first: number; last: number; subjects: string }[]
+        ).map((r) => ({
+          Key: r.k ?? '',
+          Host: r.host ?? '',
+          Count: r.n,
+          FirstSeen: new Date(r.first).toISOString(),
+          LastSeen: new Date(r.last).toISOString(),
+          Subjects: (JSON.parse(r.subjects) as (string | null)[]).filter((x): x is string => Boolean(x)).slice(0, 5),
+        }))
+      const total = db.prepare(`SELECT count(*) FROM messages m WHERE ${where}`).pluck().get(...f.params) as number
+      return {
+        Bounces: total,
+        ByOrigin: group(`coalesce(nullif(m.analysis_json ->> '$.Bounce.Original.OriginIP', ''), 'unknown')`, `m.analysis_json ->> '$.Bounce.Original.OriginHost'`),
+        BySender: group(
+          `lower(coalesce(nullif(m.analysis_json ->> '$.Bounce.Original.MailFrom', ''), nullif(m.analysis_json ->> '$.Bounce.Original.From', ''), 'unknown'))`,
+          `m.analysis_json ->> '$.Bounce.Original.From'`,
+        ),
+      }
     },
 
     dbSizeBytes() {
