@@ -96,7 +96,18 @@ export function createAuthAnalyser(opts: AuthAnalyserOptions): Analyser {
       summary.auth = notEvaluated(client.ip, client.source, client.helo, domain)
       return
     }
-    summary.auth = await evaluate(raw, envelope.mailFrom, client, domain, resolve)
+    try {
+      summary.auth = await evaluate(raw, envelope.mailFrom, client, domain, resolve)
+    } catch (err) {
+      // mailauth threw on input it could not handle: record a temporary error, never a false fail.
+      const failed = notEvaluated(client.ip, client.source, client.helo, domain)
+      const reason = `authentication checks failed: ${(err as Error).message || 'unknown error'}`
+      failed.SPF.Result = 'temperror'
+      failed.SPF.Explanation = reason
+      failed.DMARC.Result = 'temperror'
+      failed.ARC.Result = 'temperror'
+      summary.auth = failed
+    }
   }
 }
 

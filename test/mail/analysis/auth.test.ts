@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { dkimSign } from 'mailauth/lib/dkim/sign.js'
+import { dkimSign } from 'mailauth'
 import { parseCidrList } from '../../../src/config/index.js'
 import { createAuthAnalyser, type AuthResults } from '../../../src/mail/analysis/index.js'
 import { startDnsServer, type DnsServer } from '../../helpers/dns-server.js'
@@ -54,11 +54,15 @@ async function run(raw: Buffer, env: Partial<Envelope>, relays = ''): Promise<Au
 }
 
 async function sign(raw: Buffer): Promise<Buffer> {
-  const res = await dkimSign(raw, {
+  // mailauth's index.d.ts declares top-level signingDomain/selector/privateKey, but lib/dkim/dkim-signer.js
+  // reads only signatureData[]; pass what the implementation reads.
+  const options = {
     canonicalization: 'relaxed/relaxed',
     signatureData: [{ signingDomain: 'signer.test', selector: 'sel1', privateKey: privatePem, algorithm: 'rsa-sha256' }],
-  })
+  }
+  const res = await dkimSign(raw, options as unknown as Parameters<typeof dkimSign>[1])
   expect(res.errors).toEqual([])
+  expect(res.signatures).toMatch(/^DKIM-Signature: /)
   return Buffer.concat([Buffer.from(res.signatures), raw])
 }
 
@@ -145,6 +149,16 @@ describe('DKIM, DMARC, ARC', () => {
     expect(auth.SPF.Domain).toBe('bulk.test')
     expect(auth.DKIM).toEqual([])
     expect(auth.DMARC).toMatchObject({ Result: 'fail', Domain: 'reject.test', Policy: 'reject', Aligned: false })
+  })
+})
+
+describe('hostile input', () => {
+  it('evaluates a message with NUL bytes, bare LF and no headers without throwing', async () => {
+    const auth = await run(Buffer.from('\0\0garbage\nwithout headers\n'), { mailFrom: '' , helo: 'sender.test' })
+    expect(auth.SPF.Domain).toBe('sender.test')
+    // RFC 7208 §2.4: a null reverse-path is checked as postmaster@HELO
+    expect(auth.SPF.Result).toBe('pass')
+    expect(auth.DKIM).toEqual([])
   })
 })
 
