@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppError } from '../errors.js'
 import type { HttpDeps } from './deps.js'
+import { analysisRoutes } from './routes/analysis.js'
+import { exportRoutes } from './routes/export.js'
 import { infoRoutes } from './routes/info.js'
 import { messageRoutes } from './routes/message.js'
 import { messagesRoutes } from './routes/messages.js'
@@ -92,7 +94,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
 
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes]) {
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -2,6 +2,7 @@ import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/ta
 import type { FastifyInstance } from 'fastify'
 import { parseDetail } from '../../mail/index.js'
 import type { HttpDeps } from '../deps.js'
+import { errorSchema, idParams } from '../schemas.js'
 import { resolveMessage } from './message.js'
 
 // The sample's HTML, on its own endpoint, for a sandboxed iframe. The CSP allows no scripts, no
@@ -58,6 +59,33 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       const m = resolveMessage(deps, req.params.ID)
       const detail = await parseDetail(deps.store.getRaw(m.id)!)
       return reply.header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send(detail.text)
+    },
+  )
+
+  // Previous/next for the message view: "Previous" is the newer neighbour and "Next" the older one,
+  // as the list is newest first, within the same search the list shows.
+  app.get<{ Params: { ID: string }; Querystring: { query: string } }>(
+    '/api/v1/message/:ID/neighbours',
+    {
+      schema: {
+        summary: 'The newer (Previous) and older (Next) message IDs within a search (holdmail)',
+        tags: ['message'],
+        params: idParams,
+        querystring: { type: 'object', properties: { query: { type: 'string', maxLength: 4096, default: '' } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: { Previous: { type: ['string', 'null'] }, Next: { type: ['string', 'null'] } },
+          },
+          400: errorSchema,
+          404: errorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const m = resolveMessage(deps, req.params.ID)
+      const n = deps.store.neighbours(m.id, req.query.query.trim())
+      return { Previous: n.previous, Next: n.next }
     },
   )
 }
