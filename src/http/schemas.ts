@@ -48,17 +48,22 @@ export const envelopeSchema = {
   },
 } as const
 
+// Fields a list row and a full message share, as Mailpit names them.
+const headerFields = {
+  ID: { type: 'string' },
+  MessageID: { type: 'string' },
+  Read: { type: 'boolean' },
+  From: addressSchema,
+  To: addressList,
+  Cc: addressList,
+  Bcc: addressList,
+  ReplyTo: addressList,
+} as const
+
 export const listItemSchema = {
   type: 'object',
   properties: {
-    ID: { type: 'string' },
-    MessageID: { type: 'string' },
-    Read: { type: 'boolean' },
-    From: addressSchema,
-    To: addressList,
-    Cc: addressList,
-    Bcc: addressList,
-    ReplyTo: addressList,
+    ...headerFields,
     Subject: { type: 'string' },
     Created: { type: 'string', format: 'date-time' },
     Username: { type: 'string' },
@@ -107,14 +112,7 @@ export const attachmentSchema = {
 export const messageSchema = {
   type: 'object',
   properties: {
-    ID: { type: 'string' },
-    MessageID: { type: 'string' },
-    Read: { type: 'boolean' },
-    From: addressSchema,
-    To: addressList,
-    Cc: addressList,
-    Bcc: addressList,
-    ReplyTo: addressList,
+    ...headerFields,
     ReturnPath: { type: 'string' },
     Subject: { type: 'string' },
     ListUnsubscribe: {
