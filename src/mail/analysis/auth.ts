@@ -71,9 +71,13 @@ function word(result: string | undefined): AuthResultWord {
  * RFC 6376 §6.1.3: a body hash mismatch is PERMFAIL, which RFC 8601 §2.7.1 reports as "fail"; mailauth
  * says "neutral" there, which would hide a message altered after signing.
  */
-function dkimWord(result: string | undefined, comment: unknown): AuthResultWord {
+function dkimWord(result: string | undefined, comment: unknown, algorithm: string): AuthResultWord {
   const w = word(result)
   if (w === 'neutral' && typeof comment === 'string' && /body hash did not verify/i.test(comment)) return 'fail'
+  // RFC 6376 §6.1.2: a missing, revoked or unusable key is PERMFAIL (RFC 8601 "permerror"); mailauth says "neutral".
+  if (w === 'neutral' && typeof comment === 'string' && /^(no key|invalid public key|unknown key (version|type))$/i.test(comment)) return 'permerror'
+  // RFC 8301 §3.1: rsa-sha1 MUST NOT be used for verifying; mailauth still passes it.
+  if (w === 'pass' && algorithm.toLowerCase() === 'rsa-sha1') return 'permerror'
   return w
 }
 
@@ -138,13 +142,14 @@ async function evaluate(
     // mailauth reports an unsigned message as one result without a domain; we list signatures only.
     .filter((r) => r.signingDomain)
     .map((r) => {
-      const result = dkimWord(r.status.result, r.status.comment)
       const header = (r.status.header ?? {}) as { a?: unknown }
+      const algorithm = r.algorithm || (typeof header.a === 'string' ? header.a : '')
+      const result = dkimWord(r.status.result, r.status.comment, algorithm)
       return {
         Result: result,
         Domain: r.signingDomain ?? '',
         Selector: r.selector ?? '',
-        Algorithm: r.algorithm || (typeof header.a === 'string' ? header.a : ''),
+        Algorithm: algorithm,
         Aligned: Boolean(r.status.aligned) && result === 'pass',
       }
     })
