@@ -148,8 +148,8 @@ export function withCrlf(data: Buffer | string): Buffer {
   return buf.subarray(-2).toString('latin1') === '\r\n' ? buf : Buffer.concat([buf, Buffer.from('\r\n')])
 }
 
-export const queuedId = (reply: string): string => {
-  const m = /queued as ([A-Za-z0-9]+)/.exec(reply)
+export const queuedId = (reply: string | undefined): string => {
+  const m = /queued as ([A-Za-z0-9]+)/.exec(reply ?? '')
   if (!m) throw new Error('no queue ID in reply: ' + reply)
   return m[1]!
 }

@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer'
+import nodemailer, { type Transporter } from 'nodemailer'
 import type Mail from 'nodemailer/lib/mailer/index.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { queuedId, startTestApp, withCrlf, type TestApp } from '../helpers/test-app.js'
@@ -48,7 +48,7 @@ describe.each([
   { mode: 'STARTTLS', ignoreTLS: false },
 ])('nodemailer over $mode', ({ mode, ignoreTLS }) => {
   let app: TestApp
-  let transport: nodemailer.Transporter
+  let transport: Transporter
   beforeAll(async () => {
     app = await startTestApp()
     transport = nodemailer.createTransport({
