@@ -1,0 +1,74 @@
+// Thin wrappers over the JSON API. Errors carry the server's message so the UI can show it.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message)
+    this.status = status
+  }
+}
+
+async function request(method, path, body) {
+  const init = { method, headers: { accept: 'application/json' } }
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json'
+    init.body = JSON.stringify(body)
+  }
+  const res = await fetch(path, init)
+  const text = await res.text()
+  let data = text
+  try {
+    data = text ? JSON.parse(text) : null
+  } catch {
+    // plain "ok"
+  }
+  if (!res.ok) {
+    const message = data && typeof data === 'object' && data.error ? data.error.message : `HTTP ${res.status}`
+    throw new ApiError(res.status, message)
+  }
+  return data
+}
+
+const q = (params) => new URLSearchParams(params).toString()
+
+export const api = {
+  list(query, start, limit) {
+    return query
+      ? request('GET', `/api/v1/search?${q({ query, start, limit })}`)
+      : request('GET', `/api/v1/messages?${q({ start, limit })}`)
+  },
+  message: (id) => request('GET', `/api/v1/message/${encodeURIComponent(id)}`),
+  headerLines: (id) => request('GET', `/api/v1/message/${encodeURIComponent(id)}/header-lines`),
+  async raw(id) {
+    const res = await fetch(`/api/v1/message/${encodeURIComponent(id)}/raw`)
+    if (!res.ok) throw new ApiError(res.status, `HTTP ${res.status}`)
+    return new Uint8Array(await res.arrayBuffer())
+  },
+  neighbours: (id, query) => request('GET', `/api/v1/message/${encodeURIComponent(id)}/neighbours?${q({ query })}`),
+  /** selection: { ids } or { search } (search '' = everything) */
+  setRead(selection, read) {
+    return request('PUT', '/api/v1/messages', selection.ids ? { IDs: selection.ids, Read: read } : { Search: selection.search, Read: read })
+  },
+  remove(selection) {
+    if (selection.ids) return request('DELETE', '/api/v1/messages', { IDs: selection.ids })
+    if (selection.search) return request('DELETE', `/api/v1/search?${q({ query: selection.search })}`)
+    return request('DELETE', '/api/v1/messages', null) // every message
+  },
+  setTags: (ids, tags) => request('PUT', '/api/v1/tags', { IDs: ids, Tags: tags }),
+  tags: () => request('GET', '/api/v1/tags'),
+  info: () => request('GET', '/api/v1/info'),
+}
+
+export const rawUrl = (id, download) => `/api/v1/message/${encodeURIComponent(id)}/raw${download ? '?dl=1' : ''}`
+export const partUrl = (id, part) => `/api/v1/message/${encodeURIComponent(id)}/part/${encodeURIComponent(part)}`
+export const htmlViewUrl = (id, remote) => `/view/${encodeURIComponent(id)}.html${remote ? '?remote=1' : ''}`
+
+/** Export URL for a search or for listed IDs; null when the ID list would not fit in a URL. */
+export function exportUrl(format, selection) {
+  if (selection.ids) {
+    const ids = selection.ids.join(',')
+    // Node refuses request headers over 16 KiB; stay well below.
+    if (ids.length > 12_000) return null
+    return `/api/v1/export?${q({ format, ids })}`
+  }
+  return `/api/v1/export?${q({ format, query: selection.search ?? '' })}`
+}

@@ -1,0 +1,116 @@
+// Modal dialogs on <dialog>: the browser handles focus trapping and Escape.
+import { h } from './dom.js'
+
+function open(dialog) {
+  document.body.appendChild(dialog)
+  dialog.showModal()
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      dialog.remove()
+      resolve(dialog.returnValue)
+    })
+  })
+}
+
+/** Resolves true when the user confirms. */
+export async function confirmDialog(title, text, okLabel = 'OK', danger = false) {
+  const form = h(
+    'form',
+    { method: 'dialog' },
+    h('h2', null, title),
+    h('p', null, text),
+    h(
+      'div',
+      { class: 'dialog-buttons' },
+      h('button', { value: 'cancel', type: 'submit' }, 'Cancel'),
+      h('button', { value: 'ok', type: 'submit', class: danger ? 'danger' : 'primary', autofocus: true }, okLabel),
+    ),
+  )
+  return (await open(h('dialog', { class: 'dialog' }, form))) === 'ok'
+}
+
+/** Asks for a tag to add to or remove from a selection; resolves { action, tag } or null. */
+export async function tagDialog(count, knownTags) {
+  const input = h('input', {
+    type: 'text',
+    name: 'tag',
+    list: 'known-tags',
+    maxlength: 100,
+    required: true,
+    autocomplete: 'off',
+    'aria-label': 'Tag',
+    placeholder: 'tag name',
+    autofocus: true,
+  })
+  const form = h(
+    'form',
+    { method: 'dialog' },
+    h('h2', null, `Tag ${count === 1 ? '1 message' : count.toLocaleString() + ' messages'}`),
+    h('datalist', { id: 'known-tags' }, knownTags.map((t) => h('option', { value: t }))),
+    input,
+    h(
+      'div',
+      { class: 'dialog-buttons' },
+      h('button', { value: 'cancel', type: 'submit', formnovalidate: true }, 'Cancel'),
+      h('button', { value: 'remove', type: 'submit' }, 'Remove tag'),
+      h('button', { value: 'add', type: 'submit', class: 'primary' }, 'Add tag'),
+    ),
+  )
+  const result = await open(h('dialog', { class: 'dialog' }, form))
+  const tag = input.value.trim()
+  if ((result !== 'add' && result !== 'remove') || !tag) return null
+  return { action: result, tag }
+}
+
+const SHORTCUTS = [
+  ['j / k', 'next / previous message (list cursor, or in the message view)'],
+  ['Enter', 'open the message under the cursor'],
+  ['x', 'select / unselect the message under the cursor'],
+  ['/', 'focus the search box'],
+  ['Delete or d', 'delete the message (or the selection)'],
+  ['u', 'back to the list'],
+  ['r', 'load remote content of the open message'],
+  ['?', 'this help'],
+]
+
+const SEARCH_HELP = [
+  ['from:, to:, subject:', 'header fields (substring)'],
+  ['mailfrom:, rcpt:', 'SMTP envelope sender / recipient; mailfrom:<> for bounces'],
+  ['ip:192.0.2.0/24, helo:', 'client IP (address or CIDR) and HELO name'],
+  ['spf:, dkim:, dmarc:', 'pass, fail, softfail, neutral, none, temperror, permerror'],
+  ['kind:', 'bounce, arf, autoreply, message'],
+  ['tag:, is:read, is:unread', 'tags and read state'],
+  ['has:attachment', 'messages with attachments'],
+  ['before:, after:', 'received date, e.g. after:2026-01-31'],
+  ['"two words", -word', 'phrases and negation (also -from:x)'],
+]
+
+export function helpDialog() {
+  const table = (rows) =>
+    h(
+      'table',
+      { class: 'kv' },
+      h('tbody', null, rows.map(([k, v]) => h('tr', null, h('th', { scope: 'row' }, h('kbd', null, k)), h('td', null, v)))),
+    )
+  const form = h(
+    'form',
+    { method: 'dialog' },
+    h('h2', null, 'Keyboard shortcuts'),
+    table(SHORTCUTS),
+    h('h2', null, 'Search'),
+    table(SEARCH_HELP),
+    h('div', { class: 'dialog-buttons' }, h('button', { value: 'ok', type: 'submit', class: 'primary', autofocus: true }, 'Close')),
+  )
+  return open(h('dialog', { class: 'dialog help' }, form))
+}
+
+let toastTimer = 0
+/** A short status line at the bottom of the screen (also read by screen readers). */
+export function toast(text, isError = false) {
+  const el = document.getElementById('toast')
+  el.textContent = text
+  el.classList.toggle('error', isError)
+  el.hidden = false
+  clearTimeout(toastTimer)
+  toastTimer = setTimeout(() => (el.hidden = true), isError ? 6000 : 2500)
+}
