@@ -21,6 +21,11 @@ export interface IndexerOptions {
 }
 
 const DEFAULT_BATCH = 50
+// While mail keeps arriving (a notify within BUSY_WINDOW_MS), the indexer takes at most this share
+// of the CPU, so a burst is accepted at full speed and indexed right after it; idle, it runs flat out.
+const BUSY_WINDOW_MS = 200
+const BUSY_DUTY = 0.25
+const MAX_PAUSE_MS = 500
 
 /**
  * Parses committed messages off the accept path, in batches, oldest first; also picks up
@@ -31,6 +36,7 @@ export function createIndexer(opts: IndexerOptions): Indexer {
   let running: Promise<void> | null = null
   let again = false
   let stopped = false
+  let lastNotify = 0
 
   async function runBatch(): Promise<number> {
     const items = store.unindexed(batchSize)
@@ -60,8 +66,14 @@ export function createIndexer(opts: IndexerOptions): Indexer {
     try {
       do {
         again = false
-        while (!stopped && (await runBatch()) > 0) {
-          /* keep going while there is a backlog */
+        for (;;) {
+          const started = Date.now()
+          if (stopped || (await runBatch()) === 0) break
+          const took = Date.now() - started
+          if (Date.now() - lastNotify < BUSY_WINDOW_MS) {
+            const pause = Math.min(MAX_PAUSE_MS, (took * (1 - BUSY_DUTY)) / BUSY_DUTY)
+            await new Promise((r) => setTimeout(r, pause))
+          }
         }
       } while (again && !stopped)
     } catch (err) {
@@ -75,6 +87,7 @@ export function createIndexer(opts: IndexerOptions): Indexer {
   const indexer: Indexer = {
     notify() {
       if (stopped) return
+      lastNotify = Date.now()
       if (running) {
         again = true
         return
