@@ -406,13 +406,14 @@ export function createListView(root, app) {
     flushNew.scheduled = false
     const batch = state.pendingNew.splice(0)
     if (!batch.length || !state.data) return
-    if (state.query || !atLiveEdge()) {
-      // A search cannot be evaluated here, and a reader in the middle of the list should not
-      // have rows moving under them: count instead, and refresh a search once indexing lands.
+    if (!atLiveEdge()) {
+      // A reader further down should not have rows moving under them: count instead.
       state.newCount += batch.length
       render()
       return
     }
+    // A search cannot be evaluated here; the 'indexed' event refreshes it once the new mail is searchable.
+    if (state.query) return
     const known = new Set(state.data.messages.map((m) => m.ID))
     const fresh = batch.filter((m) => !known.has(m.ID)).reverse()
     state.data.messages = [...fresh, ...state.data.messages].slice(0, state.limit)
@@ -443,7 +444,7 @@ export function createListView(root, app) {
   }
 
   window.addEventListener('scroll', () => {
-    if (state.newCount && atLiveEdge() && !state.query) showNew()
+    if (state.newCount && atLiveEdge()) showNew()
   })
 
   // ---- keyboard cursor ----------------------------------------------------------------------

@@ -9,7 +9,8 @@ import { countRemote } from './remote.js'
 const SOURCE_DISPLAY_BYTES = 2 * 1024 * 1024 // beyond this the <pre> gets slow; the download has it all
 
 export function createMessageView(root, app) {
-  const state = { id: null, msg: null, tab: null, remote: false, neighbours: { Previous: null, Next: null }, seq: 0 }
+  // neighbours is a promise so that j/k pressed before it resolves still go somewhere.
+  const state = { id: null, msg: null, tab: null, remote: false, neighbours: Promise.resolve({ Previous: null, Next: null }), seq: 0 }
 
   async function show(id) {
     root.hidden = false
@@ -32,15 +33,14 @@ export function createMessageView(root, app) {
     state.id = msg.ID
     document.title = `${msg.Subject || '(no subject)'} – holdmail`
     render()
-    api
+    state.neighbours = api
       .neighbours(msg.ID, app.currentQuery())
-      .then((n) => {
-        if (seq !== state.seq) return
-        state.neighbours = n
-        root.querySelector('.nav-newer').disabled = !n.Previous
-        root.querySelector('.nav-older').disabled = !n.Next
-      })
-      .catch(() => {})
+      .catch(() => ({ Previous: null, Next: null }))
+    state.neighbours.then((n) => {
+      if (seq !== state.seq) return
+      root.querySelector('.nav-newer').disabled = !n.Previous
+      root.querySelector('.nav-older').disabled = !n.Next
+    })
   }
 
   function toolbar(msg) {
@@ -451,7 +451,10 @@ export function createMessageView(root, app) {
 
   // ---- actions ------------------------------------------------------------------------------
   async function go(delta) {
-    const target = delta < 0 ? state.neighbours.Previous : state.neighbours.Next
+    const seq = state.seq
+    const n = await state.neighbours
+    if (seq !== state.seq) return
+    const target = delta < 0 ? n.Previous : n.Next
     if (target) app.openMessage(target)
   }
 
@@ -501,7 +504,8 @@ export function createMessageView(root, app) {
   async function remove() {
     const msg = state.msg
     if (!msg) return
-    const next = state.neighbours.Next ?? state.neighbours.Previous
+    const n = await state.neighbours
+    const next = n.Next ?? n.Previous
     try {
       await api.remove({ ids: [msg.ID] })
       toast('Message deleted')
