@@ -1,5 +1,6 @@
 // holdmail web UI: client-side routes with Mailpit's URLs (/ list, /search?q= search, /view/{ID}
 // message), live updates over server-sent events, keyboard shortcuts. Plain ES modules, no build.
+import { api } from './api.js'
 import { helpDialog } from './dialogs.js'
 import { formatCount } from './dom.js'
 import { createListView } from './list.js'
@@ -192,4 +193,6 @@ function connectEvents() {
 }
 
 route()
+// Opened straight on a message: the counts come from the list, so ask for them once.
+if (view === 'message') api.list('', 0, 1).then(app.updateCounts, () => {})
 connectEvents()

@@ -381,7 +381,8 @@ export function createMessageView(root, app) {
     const analysis = msg.Analysis
     if (analysis) {
       for (const [key, value] of Object.entries(analysis)) {
-        if (value === null || value === undefined) continue
+        // Kind is already the badge next to the subject.
+        if (value === null || value === undefined || key === 'Kind') continue
         out.push(h('h2', null, key === 'Bounce' ? 'Bounce (delivery status notification)' : key === 'Feedback' ? 'Feedback report (ARF)' : key))
         out.push(key === 'Bounce' ? bounce(value) : generic(value))
       }
