@@ -16,14 +16,20 @@
 //   BENCH_API_SECONDS=20       time cap per API endpoint
 //   BENCH_ONLY=ingest|api      run one part only
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
+//   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
+//                              durations, event-loop delay (bench/out/probe-*.json, summary printed)
+//   BENCH_PROBE_EXPERIMENTS=sync-normal,no-indexer   what-if runs through the probe (see the file);
+//                              results are labelled EXPERIMENT and are not holdmail as shipped
+//   BENCH_HOLDMAIL_ARGS="..."  extra flags for holdmail serve (e.g. --no-auth-checks); also EXPERIMENT
 import Database from 'better-sqlite3'
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { spawnServer, memoryOf, cpuMsOf } from './lib/procs.mjs'
 import { formatProfile, summariseProfile } from './lib/profile-summary.mjs'
+import { startDnsStub } from './lib/dns-stub.mjs'
 import { seedDatabase, seededDbPath, seedPlan } from './lib/seed.mjs'
 import { percentile, runLoad } from './lib/smtp-client.mjs'
 
@@ -50,7 +56,11 @@ const K = {
   apiSeconds: int('BENCH_API_SECONDS', 20),
   only: process.env.BENCH_ONLY ?? '',
   cpuProf: process.env.BENCH_CPU_PROF === '1',
+  probe: process.env.BENCH_PROBE === '1' || Boolean(process.env.BENCH_PROBE_EXPERIMENTS),
+  experiments: process.env.BENCH_PROBE_EXPERIMENTS ?? '',
+  holdmailArgs: (process.env.BENCH_HOLDMAIL_ARGS ?? '').split(/\s+/).filter(Boolean),
 }
+const EXPERIMENT = K.experiments !== '' || K.holdmailArgs.length > 0
 const WARMUP_MESSAGES = 500
 const INDEX_WAIT_MS = 300_000
 const EXPORT_TIMEOUT_MS = 120_000
@@ -67,15 +77,33 @@ function holdmailArgs(dbPath) {
   return [MAIN, 'serve', '--db', dbPath, '--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'warn']
 }
 
-async function startHoldmail(name, dbPath) {
+async function startHoldmail(name, dbPath, extraArgs = []) {
   const nodeFlags = K.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []
-  const s = await spawnServer(name, holdmailArgs(dbPath), [/SMTP listening on [^\s]+:(\d+)/, /HTTP listening on (http:\/\/\S+)/], { nodeFlags })
-  return { ...s, smtpPort: Number(s.matches[0][1]), baseUrl: s.matches[1][1] }
+  const probeOut = K.probe ? join(OUT, `probe-${name}.json`) : null
+  if (probeOut) nodeFlags.push('--import', pathToFileURL(join(HERE, 'lib', 'sqlite-probe.mjs')).href)
+  const s = await spawnServer(name, [...holdmailArgs(dbPath), ...extraArgs, ...K.holdmailArgs], [/SMTP listening on [^\s]+:(\d+)/, /HTTP listening on (http:\/\/\S+)/], {
+    nodeFlags,
+    env: probeOut ? { ...process.env, BENCH_PROBE_OUT: probeOut, BENCH_PROBE_EXPERIMENTS: K.experiments } : process.env,
+  })
+  return { ...s, smtpPort: Number(s.matches[0][1]), baseUrl: s.matches[1][1], probeOut }
 }
 
 async function stopHoldmail(name, server) {
   const before = K.cpuProf ? new Set(safeReaddir(PROF_DIR)) : null
   await server.stop('SIGTERM')
+  if (server.probeOut) {
+    try {
+      const probe = JSON.parse(readFileSync(server.probeOut, 'utf8'))
+      details.probes ??= {}
+      details.probes[name] = probe
+      log(`probe ${name}: event-loop delay p50 ${fmt(probe.eventLoopDelay.p50Ms, 1)} ms, p99 ${fmt(probe.eventLoopDelay.p99Ms, 1)} ms, max ${fmt(probe.eventLoopDelay.maxMs, 0)} ms`)
+      for (const [fn, t] of Object.entries(probe.transactions)) {
+        log(`  tx ${fn.slice(0, 50)}: ${t.calls} calls, ${fmt(t.itemsPerCall, 2)} items/call, ${fmt(t.totalMs, 0)} ms total, p50 ${fmt(t.p50Ms, 2)} p99 ${fmt(t.p99Ms, 2)} max ${fmt(t.maxMs, 1)} ms`)
+      }
+    } catch (err) {
+      log(`probe ${name}: no data (${err.message})`)
+    }
+  }
   if (!before) return
   const file = safeReaddir(PROF_DIR).find((f) => !before.has(f) && f.startsWith(name))
   if (!file) return
@@ -136,6 +164,7 @@ async function load(port, mode, total, makeBody, offset = 0) {
 
 /** Polls holdmail's database (read-only, from this process) until nothing waits for the indexer. */
 async function waitIndexed(dbPath, timeoutMs = INDEX_WAIT_MS) {
+  if (K.experiments.includes('no-indexer')) return { backlog: NaN, left: NaN, seconds: NaN }
   const db = new Database(dbPath, { readonly: true, fileMustExist: true })
   const count = db.prepare('SELECT count(*) FROM messages WHERE indexed_at IS NULL').pluck()
   const t0 = performance.now()
@@ -163,32 +192,26 @@ async function benchIngest() {
   details.ingest = { messageBytes: msgBytes, messages: K.messages, concurrency: K.concurrency }
   log(`ingest: ${K.messages} messages of ${msgBytes} bytes per mode, ${K.concurrency} connections`)
 
-  // baseline
+  // Both servers run side by side; the runs alternate (bare, holdmail) per mode so that drift in
+  // the machine's load hits both alike. holdmail's index backlog is drained before each bare run.
+  const dns = await startDnsStub()
   const bare = await spawnServer('bare', [join(HERE, 'bare-server.mjs')], [/listening on [^\s]+:(\d+)/])
   const barePort = Number(bare.matches[0][1])
-  let bareReuse, bareNew
-  try {
-    await load(barePort, 'reuse', WARMUP_MESSAGES, makeBody)
-    bareReuse = await load(barePort, 'reuse', K.messages, makeBody)
-    log(`bare reuse: ${fmt(bareReuse.msgsPerSec)} msg/s`)
-    bareNew = await load(barePort, 'new', K.messages, makeBody)
-    log(`bare new-connection: ${fmt(bareNew.msgsPerSec)} msg/s`)
-  } finally {
-    await bare.stop()
-  }
-
-  // holdmail
   const dir = join(tmpdir(), `holdmail-bench-${process.pid}`)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const dbPath = join(dir, 'ingest.db')
-  const hm = await startHoldmail('ingest', dbPath)
-  let hmReuse, hmNew, sent = 0
+  let hm = null
   try {
+    hm = await startHoldmail('ingest', dbPath, ['--dns-server', `${dns.host}:${dns.port}`])
+    let bareReuse, bareNew, hmReuse, hmNew, sent = 0
+    await load(barePort, 'reuse', WARMUP_MESSAGES, makeBody)
     await load(hm.smtpPort, 'reuse', WARMUP_MESSAGES, makeBody, sent)
     sent += WARMUP_MESSAGES
     await waitIndexed(dbPath)
 
+    bareReuse = await load(barePort, 'reuse', K.messages, makeBody)
+    log(`bare reuse: ${fmt(bareReuse.msgsPerSec)} msg/s`)
     let cpu0 = cpuMsOf(hm.pid)
     hmReuse = await load(hm.smtpPort, 'reuse', K.messages, makeBody, sent)
     hmReuse.serverCpuPct = (100 * (cpuMsOf(hm.pid) - cpu0)) / (hmReuse.seconds * 1000)
@@ -197,12 +220,16 @@ async function benchIngest() {
     hmReuse.indexCatchUp = await waitIndexed(dbPath)
     log(`index backlog after reuse run: ${hmReuse.indexCatchUp.backlog}, caught up in ${fmt(hmReuse.indexCatchUp.seconds, 1)} s`)
 
+    bareNew = await load(barePort, 'new', K.messages, makeBody)
+    log(`bare new-connection: ${fmt(bareNew.msgsPerSec)} msg/s`)
     cpu0 = cpuMsOf(hm.pid)
     hmNew = await load(hm.smtpPort, 'new', K.messages, makeBody, sent)
     hmNew.serverCpuPct = (100 * (cpuMsOf(hm.pid) - cpu0)) / (hmNew.seconds * 1000)
     sent += K.messages
     log(`holdmail new-connection: ${fmt(hmNew.msgsPerSec)} msg/s (server CPU ${fmt(hmNew.serverCpuPct)}%)`)
     hmNew.indexCatchUp = await waitIndexed(dbPath)
+    log(`index backlog after new-connection run: ${hmNew.indexCatchUp.backlog}, caught up in ${fmt(hmNew.indexCatchUp.seconds, 1)} s`)
+    await bare.stop()
 
     // RSS after BENCH_RSS_MESSAGES in total
     let rssLoad = null
@@ -238,8 +265,11 @@ async function benchIngest() {
     record('ingest', `index catch-up after ${K.messages} reused-conn msgs`, hmReuse.indexCatchUp.seconds, 's')
     details.ingest.bare = { reuse: bareReuse, new: bareNew }
     details.ingest.holdmail = { reuse: hmReuse, new: hmNew }
+    details.ingest.dnsQueries = dns.queries()
   } finally {
-    await stopHoldmail('ingest', hm)
+    await bare.stop()
+    if (hm) await stopHoldmail('ingest', hm)
+    await dns.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -306,7 +336,8 @@ async function benchApi() {
   const rareWord = plan.vocab[2500] // in well under 1%
   const exportSince = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10) // the last ~2 of 30 days
 
-  const hm = await startHoldmail('api', dbPath)
+  const dns = await startDnsStub()
+  const hm = await startHoldmail('api', dbPath, ['--dns-server', `${dns.host}:${dns.port}`])
   try {
     const q = encodeURIComponent
     const cases = [
@@ -364,6 +395,7 @@ async function benchApi() {
     }
   } finally {
     await stopHoldmail('api', hm)
+    await dns.close()
   }
 }
 
@@ -384,6 +416,7 @@ function printTable() {
   console.log('\n' + line(head))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const c of cells) console.log(line(c))
+  if (EXPERIMENT) console.log(`EXPERIMENT: not holdmail as shipped (experiments: ${K.experiments || '-'}; extra flags: ${K.holdmailArgs.join(' ') || '-'})`)
   const misses = rows.filter((r) => r.pass === false).length
   const passes = rows.filter((r) => r.pass === true).length
   console.log(`\n${passes} PASS, ${misses} MISS`)
@@ -393,8 +426,9 @@ async function main() {
   mkdirSync(OUT, { recursive: true })
   if (K.cpuProf) mkdirSync(PROF_DIR, { recursive: true })
   const started = new Date()
-  const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' }
-  log(`knobs: ${JSON.stringify(K)}; ${machine.cpus} CPUs, node ${machine.node}`)
+  const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadAvgAtStart: loadavg()[0] }
+  // Other work on the machine skews every number here: the load average is printed and kept.
+  log(`knobs: ${JSON.stringify(K)}; ${machine.cpus} CPUs, node ${machine.node}, load average ${loadavg()[0].toFixed(2)}`)
   let failure = null
   try {
     if (K.only === '' || K.only === 'ingest') await benchIngest()
@@ -403,11 +437,14 @@ async function main() {
     failure = err
     log(`FAILED: ${err.stack ?? err}`)
   }
+  machine.loadAvgAtEnd = loadavg()[0]
   printTable()
+  console.log(`load average: ${machine.loadAvgAtStart.toFixed(2)} at start, ${machine.loadAvgAtEnd.toFixed(2)} at end (${machine.cpus} CPUs)`)
   const out = {
     started: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
     knobs: K,
+    experiment: EXPERIMENT,
     machine,
     rows,
     details,

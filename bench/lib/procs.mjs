@@ -6,12 +6,26 @@ import { readFileSync } from 'node:fs'
 const START_TIMEOUT_MS = 60_000
 const STOP_GRACE_MS = 15_000
 
+// Servers die with the benchmark, even when it is interrupted.
+const children = new Set()
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    for (const c of children) c.kill('SIGKILL')
+    process.exit(130)
+  })
+}
+
 /**
  * Spawns `node ...args` and resolves once every regex in `ready` matched a stdout line;
  * resolves to { child, pid, matches, stderrTail(), stop() }.
  */
-export function spawnServer(name, args, ready, { nodeFlags = [] } = {}) {
-  const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+export function spawnServer(name, args, ready, { nodeFlags = [], env = process.env } = {}) {
+  const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   let stderr = ''
   let stdoutBuf = ''
   const matches = new Array(ready.length).fill(null)

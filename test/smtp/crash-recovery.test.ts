@@ -2,7 +2,7 @@
 // real process, 8 raw-socket clients send unique messages, the server is SIGKILLed mid-traffic
 // after a few hundred acknowledgements, and a restart on the same database must return every
 // acknowledged message byte for byte, then index whatever the crash left unindexed.
-// Runs against dist/ (the npm test script builds first).
+// Runs against dist/ (the npm test script builds first). --no-auth-checks: no DNS leaves the machine.
 import Database from 'better-sqlite3'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -28,7 +28,7 @@ interface Server {
 }
 
 function startServer(dbPath: string): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--db', dbPath, '--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--db', dbPath, '--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'warn', '--no-auth-checks'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
