@@ -97,6 +97,7 @@ async function stopHoldmail(name, server) {
       details.probes ??= {}
       details.probes[name] = probe
       log(`probe ${name}: event-loop delay p50 ${fmt(probe.eventLoopDelay.p50Ms, 1)} ms, p99 ${fmt(probe.eventLoopDelay.p99Ms, 1)} ms, max ${fmt(probe.eventLoopDelay.maxMs, 0)} ms`)
+      log(`probe ${name}: memory (MiB) at peak RSS ${JSON.stringify(probe.memoryMiB.atPeakRss)}`)
       for (const [fn, t] of Object.entries(probe.transactions)) {
         log(`  tx ${fn.slice(0, 50)}: ${t.calls} calls, ${fmt(t.itemsPerCall, 2)} items/call, ${fmt(t.totalMs, 0)} ms total, p50 ${fmt(t.p50Ms, 2)} p99 ${fmt(t.p99Ms, 2)} max ${fmt(t.maxMs, 1)} ms`)
       }

@@ -53,6 +53,15 @@ Database.prototype.transaction = function (fn) {
   return wrapped
 }
 
+// memory split (what RSS is made of), sampled once a second; the sample with the highest RSS is kept
+let memPeak = null
+const memTimer = setInterval(() => {
+  const m = process.memoryUsage()
+  if (!memPeak || m.rss > memPeak.rss) memPeak = m
+}, 1000)
+memTimer.unref()
+const mib = (m) => m && Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 1048576)]))
+
 const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : null)
 
 process.on('exit', () => {
@@ -64,5 +73,5 @@ process.on('exit', () => {
     tx[key] = { calls: g.calls, items: g.items, itemsPerCall: g.items / g.calls, totalMs: g.totalMs, p50Ms: pct(d, 50), p99Ms: pct(d, 99), maxMs: d[d.length - 1] }
   }
   const ms = (ns) => ns / 1e6
-  writeFileSync(out, JSON.stringify({ experiments: [...experiments], transactions: tx, eventLoopDelay: { p50Ms: ms(loop.percentile(50)), p99Ms: ms(loop.percentile(99)), maxMs: ms(loop.max), meanMs: ms(loop.mean) } }, null, 2))
+  writeFileSync(out, JSON.stringify({ experiments: [...experiments], transactions: tx, memoryMiB: { atExit: mib(process.memoryUsage()), atPeakRss: mib(memPeak) }, eventLoopDelay: { p50Ms: ms(loop.percentile(50)), p99Ms: ms(loop.percentile(99)), maxMs: ms(loop.max), meanMs: ms(loop.mean) } }, null, 2))
 })
