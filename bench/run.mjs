@@ -18,7 +18,7 @@
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
 //   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
 //                              durations, event-loop delay (bench/out/probe-*.json, summary printed)
-//   BENCH_PROBE_EXPERIMENTS=sync-normal,no-indexer   what-if runs through the probe (see the file);
+//   BENCH_PROBE_EXPERIMENTS=sync-normal,no-indexer,cache-16m   what-if runs through the probe (see the file);
 //                              results are labelled EXPERIMENT and are not holdmail as shipped
 //   BENCH_HOLDMAIL_ARGS="..."  extra flags for holdmail serve (e.g. --no-auth-checks); also EXPERIMENT
 import Database from 'better-sqlite3'

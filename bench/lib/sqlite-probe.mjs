@@ -16,10 +16,14 @@ loop.enable()
 // 'no-indexer' makes the indexer's "unindexed" query return nothing (an upper bound for moving
 // indexing off the SMTP event loop).
 const experiments = new Set((process.env.BENCH_PROBE_EXPERIMENTS ?? '').split(',').filter(Boolean))
-if (experiments.has('sync-normal')) {
+// 'cache-16m' turns holdmail's 64 MiB page cache (`cache_size = -65536`) into 16 MiB.
+if (experiments.has('sync-normal') || experiments.has('cache-16m')) {
   const pragma = Database.prototype.pragma
   Database.prototype.pragma = function (source, options) {
-    return pragma.call(this, /^\s*synchronous\s*=\s*full\s*$/i.test(source) ? 'synchronous = NORMAL' : source, options)
+    let s = source
+    if (experiments.has('sync-normal') && /^\s*synchronous\s*=\s*full\s*$/i.test(s)) s = 'synchronous = NORMAL'
+    if (experiments.has('cache-16m') && /^\s*cache_size\s*=\s*-65536\s*$/i.test(s)) s = 'cache_size = -16384'
+    return pragma.call(this, s, options)
   }
 }
 if (experiments.has('no-indexer')) {
