@@ -56,7 +56,7 @@ export function createIndexer(opts: IndexerOptions): Indexer {
       if (stopped) break
     }
     if (done.length && !stopped) {
-      store.saveSummaries(done)
+      await store.saveSummaries(done)
       opts.onIndexed?.(items.filter((i) => done.some((d) => d.seq === i.seq)).map((i) => i.id))
     }
     return items.length

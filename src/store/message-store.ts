@@ -1,14 +1,11 @@
-import Database from 'better-sqlite3'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { statSync } from 'node:fs'
 import { AppError } from '../errors.js'
-import { cidrContains, ipToBigInt, parseCidr } from '../config/index.js'
+import { openDatabase } from './database.js'
+import { createInProcessWriter, createThreadWriter, type Writer } from './writer.js'
 import { compileSearch } from './search-query.js'
 import type { Envelope, ListQuery, MessageSummary, Page, Selection, StoredMessage } from './types.js'
 
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
 const DEFAULT_PAGE_SIZE = 50
 const MAX_PAGE_SIZE = 1000
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
@@ -78,7 +75,8 @@ export interface MessageStore {
   counts(): { total: number; unread: number }
   /** Messages still waiting for the indexer, oldest first. */
   unindexed(limit: number): { seq: number; id: string; raw: Buffer; envelope: Envelope }[]
-  saveSummaries(items: { seq: number; summary: MessageSummary }[]): void
+  /** Resolves once committed; for ':memory:' the write has happened before it returns. */
+  saveSummaries(items: { seq: number; summary: MessageSummary }[]): Promise<void>
   /** Streams matching messages (oldest first) in batches, for exports; reads one batch at a time. */
   iterate(search: string): Generator<{ message: StoredMessage; raw: Buffer }>
   prune(opts: { maxMessages: number; maxAgeMs: number; now?: number }): number
@@ -87,7 +85,7 @@ export interface MessageStore {
   backscatter(search: string, limit?: number): Backscatter
   dbSizeBytes(): number
   readonly path: string
-  close(): void
+  close(): Promise<void>
 }
 
 interface MessageRow {
@@ -135,57 +133,14 @@ interface MessageRow {
 const ROW_COLUMNS = `m.*,
   (SELECT group_concat(t.name, char(31)) FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE mt.seq = m.seq) AS tags`
 
-function applyMigrations(db: Database.Database): void {
-  const files = readdirSync(MIGRATIONS_DIR)
-    .filter((f) => /^\d+-.*\.sql$/.test(f))
-    .sort()
-  const current = db.pragma('user_version', { simple: true }) as number
-  for (const file of files) {
-    const version = parseInt(file, 10)
-    if (version <= current) continue
-    const sql = readFileSync(join(MIGRATIONS_DIR, file), 'utf8')
-    db.transaction(() => {
-      db.exec(sql)
-      db.pragma(`user_version = ${version}`)
-    })()
-  }
-}
-
-function openDatabase(path: string): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-  let db: Database.Database
-  try {
-    db = new Database(path)
-  } catch (err) {
-    throw new AppError('BAD_CONFIG', `cannot open database ${path}: ${(err as Error).message}`, { cause: err })
-  }
-  db.pragma('journal_mode = WAL')
-  // FULL: the WAL is fsynced at each commit, so a 250 survives power loss as well as a crash.
-  // Group commit pays that fsync once per batch, not once per message.
-  db.pragma('synchronous = FULL')
-  db.pragma('foreign_keys = ON')
-  db.pragma('busy_timeout = 5000')
-  db.pragma('cache_size = -65536') // 64 MiB page cache
-  db.function('ip_in_cidr', { deterministic: true }, (ip: unknown, cidr: unknown) => {
-    const c = typeof cidr === 'string' ? parseCidr(cidr) : null
-    return c && typeof ip === 'string' && cidrContains(c, ip) ? 1 : 0
-  })
-  applyMigrations(db)
-  return db
-}
-
 export function createMessageStore(path: string): MessageStore {
-  const db = openDatabase(path)
+  const db = openDatabase(path, { migrate: true })
+  // New messages and summaries go to a writer thread, so no fsync ever blocks an SMTP session; an
+  // in-memory database is private to its connection, so ':memory:' writes in-process.
+  const writer: Writer =
+    path !== ':memory:' ? createThreadWriter(path) : createInProcessWriter(db)
 
   const stmt = {
-    insertMessage: db.prepare(`INSERT INTO messages (id, received_at, listener, client_ip, client_ip4, client_port,
-      ip_source, relay_ip, relay_port, helo, client_hostname, tls_protocol, tls_cipher, auth_user, mail_from,
-      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet)
-      VALUES (@id, @receivedAt, @listener, @clientIp, @clientIp4, @clientPort, @ipSource, @relayIp, @relayPort, @helo,
-      @clientHostname, @tlsProtocol, @tlsCipher, @authUser, @mailFrom, @mailFromParams, @rcptCount, @size, @sha256,
-      @connectionId, @transaction, @pregreet)`),
-    insertRaw: db.prepare('INSERT INTO message_raw (seq, raw) VALUES (?, ?)'),
-    insertRcpt: db.prepare('INSERT INTO recipients (seq, pos, address, params) VALUES (?, ?, ?, ?)'),
     bySeq: db.prepare(`SELECT ${ROW_COLUMNS} FROM messages m WHERE m.seq = ?`),
     byId: db.prepare(`SELECT ${ROW_COLUMNS} FROM messages m WHERE m.id = ?`),
     seqById: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
@@ -194,12 +149,6 @@ export function createMessageStore(path: string): MessageStore {
     counts: db.prepare('SELECT (SELECT count(*) FROM messages) AS total, (SELECT count(*) FROM messages WHERE read = 0) AS unread'),
     unindexed: db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
       WHERE m.indexed_at IS NULL ORDER BY m.seq LIMIT ?`),
-    saveSummary: db.prepare(`UPDATE messages SET indexed_at = @indexedAt, parse_error = @parseError, subject = @subject,
-      from_name = @fromName, from_addr = @fromAddr, from_search = @fromSearch, to_search = @toSearch,
-      addresses_json = @addresses, date_header = @date, message_id = @messageId, return_path = @returnPath,
-      snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
-      WHERE seq = @seq`),
-    ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
     tagInsert: db.prepare('INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING'),
@@ -215,88 +164,7 @@ export function createMessageStore(path: string): MessageStore {
     return stmt.tagId.get(name) as number
   }
 
-  function insertOne(id: string, raw: Buffer, env: Envelope, sha256: string): number {
-    const ip4 = ipToBigInt(env.clientIp)
-    const info = stmt.insertMessage.run({
-      id,
-      receivedAt: env.receivedAt,
-      listener: env.listener,
-      clientIp: env.clientIp,
-      clientIp4: ip4?.family === 4 ? Number(ip4.value) : null,
-      clientPort: env.clientPort,
-      ipSource: env.ipSource,
-      relayIp: env.relayIp,
-      relayPort: env.relayPort,
-      helo: env.helo,
-      clientHostname: env.clientHostname,
-      tlsProtocol: env.tls?.protocol ?? null,
-      tlsCipher: env.tls?.cipher ?? null,
-      authUser: env.authUser,
-      mailFrom: env.mailFrom,
-      mailFromParams: JSON.stringify(env.mailFromParams),
-      rcptCount: env.rcptTo.length,
-      size: raw.length,
-      sha256,
-      connectionId: env.connectionId,
-      transaction: env.transaction,
-      pregreet: env.pregreet ? 1 : 0,
-    })
-    const seq = Number(info.lastInsertRowid)
-    stmt.insertRaw.run(seq, raw)
-    env.rcptTo.forEach((r, pos) => stmt.insertRcpt.run(seq, pos, r.address, JSON.stringify(r.params)))
-    for (const tag of env.tags) stmt.tagLink.run(seq, tagIdFor(tag))
-    return seq
-  }
-
-  // Group commit: inserts that arrive in the same event-loop turn share one transaction and one fsync.
-  interface Pending {
-    id: string
-    raw: Buffer
-    env: Envelope
-    sha256: string
-    resolve: (m: StoredMessage) => void
-    reject: (e: unknown) => void
-  }
-  let queue: Pending[] = []
-  let flushScheduled = false
   let closed = false
-
-  const commitBatch = db.transaction((batch: Pending[]) => batch.map((p) => insertOne(p.id, p.raw, p.env, p.sha256)))
-  const commitSingle = db.transaction((p: Pending) => insertOne(p.id, p.raw, p.env, p.sha256))
-
-  function stored(p: Pending, seq: number): StoredMessage {
-    return {
-      id: p.id,
-      seq,
-      size: p.raw.length,
-      sha256: p.sha256,
-      read: false,
-      tags: [...p.env.tags],
-      envelope: p.env,
-      indexed: false,
-      summary: null,
-    }
-  }
-
-  function flush(): void {
-    flushScheduled = false
-    const batch = queue
-    queue = []
-    if (batch.length === 0) return
-    try {
-      const seqs = commitBatch(batch)
-      batch.forEach((p, i) => p.resolve(stored(p, seqs[i]!)))
-    } catch {
-      // One bad message must not fail its neighbours: retry each on its own.
-      for (const p of batch) {
-        try {
-          p.resolve(stored(p, commitSingle(p)))
-        } catch (err) {
-          p.reject(new AppError('STORE_FAILED', 'storage failed', { cause: err }))
-        }
-      }
-    }
-  }
 
   function toStored(row: MessageRow): StoredMessage {
     const rcpts = stmt.rcpts.all(row.seq) as { address: string; params: string }[]
@@ -367,16 +235,22 @@ export function createMessageStore(path: string): MessageStore {
   const store: MessageStore = {
     path,
 
-    insert(raw, envelope) {
-      if (closed) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
+    async insert(raw, envelope) {
+      if (closed) throw new AppError('STORE_FAILED', 'store is closed')
+      const id = newMessageId()
       const sha256 = createHash('sha256').update(raw).digest('hex')
-      return new Promise((resolve, reject) => {
-        queue.push({ id: newMessageId(), raw, env: envelope, sha256, resolve, reject })
-        if (!flushScheduled) {
-          flushScheduled = true
-          setImmediate(flush)
-        }
-      })
+      const seq = await writer.insert({ id, raw, env: envelope, sha256 })
+      return {
+        id,
+        seq,
+        size: raw.length,
+        sha256,
+        read: false,
+        tags: [...envelope.tags],
+        envelope,
+        indexed: false,
+        summary: null,
+      }
     },
 
     get(id) {
@@ -527,40 +401,7 @@ export function createMessageStore(path: string): MessageStore {
     },
 
     saveSummaries(items) {
-      const now = Date.now()
-      db.transaction(() => {
-        for (const { seq, summary: s } of items) {
-          const addrText = (list: { Name: string; Address: string }[]): string =>
-            list.map((a) => `${a.Name} ${a.Address}`.trim()).join(', ').toLowerCase()
-          const changes = stmt.saveSummary.run({
-            seq,
-            indexedAt: now,
-            parseError: s.parseError,
-            subject: s.subject,
-            fromName: s.from?.Name ?? null,
-            fromAddr: s.from?.Address ?? null,
-            fromSearch: s.from ? addrText([s.from]) : '',
-            toSearch: addrText([...s.to, ...s.cc]),
-            addresses: JSON.stringify({ To: s.to, Cc: s.cc, Bcc: s.bcc, ReplyTo: s.replyTo }),
-            date: s.date,
-            messageId: s.messageId,
-            returnPath: s.returnPath,
-            snippet: s.snippet,
-            attachments: s.attachments,
-            kind: s.kind,
-            auth: s.auth === null || s.auth === undefined ? null : JSON.stringify(s.auth),
-            analysis: s.analysis === null || s.analysis === undefined ? null : JSON.stringify(s.analysis),
-          }).changes
-          if (changes === 0) continue // deleted before it was indexed
-          const addresses = [s.from, ...s.to, ...s.cc, ...s.bcc, ...s.replyTo]
-            .filter((a): a is { Name: string; Address: string } => a !== null)
-            .map((a) => `${a.Name} ${a.Address}`)
-            .join(' ')
-          stmt.ftsDelete.run(seq)
-          stmt.ftsInsert.run(seq, s.subject, addresses, s.bodyText)
-          for (const tag of s.tags) stmt.tagLink.run(seq, tagIdFor(tag))
-        }
-      })()
+      return writer.saveSummaries(items)
     },
 
     *iterate(search) {
@@ -673,10 +514,10 @@ export function createMessageStore(path: string): MessageStore {
       return size
     },
 
-    close() {
+    async close() {
       if (closed) return
-      flush()
       closed = true
+      await writer.close()
       db.close()
     },
   }

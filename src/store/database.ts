@@ -1,0 +1,51 @@
+import Database from 'better-sqlite3'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { AppError } from '../errors.js'
+import { cidrContains, parseCidr } from '../config/index.js'
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
+// 16 MiB per connection: the bench measured 64 MiB pushing RSS past 250 MiB with no latency gain
+// on the list page, which reads an index, not the cache.
+const CACHE_KIB = 16 * 1024
+
+function applyMigrations(db: Database.Database): void {
+  const files = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d+-.*\.sql$/.test(f))
+    .sort()
+  const current = db.pragma('user_version', { simple: true }) as number
+  for (const file of files) {
+    const version = parseInt(file, 10)
+    if (version <= current) continue
+    const sql = readFileSync(join(MIGRATIONS_DIR, file), 'utf8')
+    db.transaction(() => {
+      db.exec(sql)
+      db.pragma(`user_version = ${version}`)
+    })()
+  }
+}
+
+/** One connection with holdmail's settings; only the first opener (the main thread) migrates. */
+export function openDatabase(path: string, opts: { migrate: boolean }): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  let db: Database.Database
+  try {
+    db = new Database(path)
+  } catch (err) {
+    throw new AppError('BAD_CONFIG', `cannot open database ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  db.pragma('journal_mode = WAL')
+  // FULL: the WAL is fsynced at each commit, so a 250 survives power loss as well as a crash.
+  // Group commit pays that fsync once per batch, not once per message.
+  db.pragma('synchronous = FULL')
+  db.pragma('foreign_keys = ON')
+  db.pragma('busy_timeout = 5000')
+  db.pragma(`cache_size = -${CACHE_KIB}`)
+  db.function('ip_in_cidr', { deterministic: true }, (ip: unknown, cidr: unknown) => {
+    const c = typeof cidr === 'string' ? parseCidr(cidr) : null
+    return c && typeof ip === 'string' && cidrContains(c, ip) ? 1 : 0
+  })
+  if (opts.migrate) applyMigrations(db)
+  return db
+}

@@ -1,0 +1,62 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import { openDatabase } from './database.js'
+import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
+
+// The store's writer thread: it owns the only write-heavy connection, so the fsync of each commit
+// (synchronous=FULL) blocks this thread, not the SMTP sessions. Inserts that arrive while a commit
+// runs queue up in the port and go into the next transaction together: group commit that grows
+// with the load.
+
+export type WriterRequest =
+  | { type: 'insert'; reqId: number; req: InsertRequest }
+  | { type: 'summaries'; reqId: number; items: SummaryItem[] }
+  | { type: 'close' }
+
+export type WriterReply =
+  | { type: 'inserted'; results: { reqId: number; seq?: number; error?: string }[] }
+  | { type: 'saved'; reqId: number; error?: string }
+  | { type: 'closed' }
+
+const port = parentPort!
+const db = openDatabase((workerData as { path: string }).path, { migrate: false })
+const writes = createWrites(db)
+let pending: { reqId: number; req: InsertRequest }[] = []
+let scheduled = false
+
+function flush(): void {
+  scheduled = false
+  const batch = pending
+  pending = []
+  if (batch.length === 0) return
+  const results = writes.insertBatch(batch.map((b) => b.req))
+  port.postMessage({
+    type: 'inserted',
+    results: batch.map((b, i) => ({ reqId: b.reqId, ...results[i] })),
+  } satisfies WriterReply)
+}
+
+port.on('message', (msg: WriterRequest) => {
+  switch (msg.type) {
+    case 'insert':
+      pending.push({ reqId: msg.reqId, req: msg.req })
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+      return
+    case 'summaries':
+      flush() // a summary may refer to a message still in the queue
+      try {
+        writes.saveSummaries(msg.items)
+        port.postMessage({ type: 'saved', reqId: msg.reqId } satisfies WriterReply)
+      } catch (err) {
+        port.postMessage({ type: 'saved', reqId: msg.reqId, error: (err as Error).message } satisfies WriterReply)
+      }
+      return
+    case 'close':
+      flush()
+      db.close()
+      port.postMessage({ type: 'closed' } satisfies WriterReply)
+      port.close()
+  }
+})

@@ -1,0 +1,129 @@
+import type Database from 'better-sqlite3'
+import { Worker } from 'node:worker_threads'
+import { AppError } from '../errors.js'
+import type { WriterReply, WriterRequest } from './writer-worker.js'
+import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
+
+/** Where new messages and summaries are written: a writer thread for files, in-process for ':memory:'. */
+export interface Writer {
+  /** Resolves with the row's seq once the transaction holding it has committed. */
+  insert(req: InsertRequest): Promise<number>
+  saveSummaries(items: SummaryItem[]): Promise<void>
+  close(): Promise<void>
+}
+
+const storeFailed = (cause: unknown): AppError => new AppError('STORE_FAILED', 'storage failed', { cause })
+
+/** Group commit in-process: inserts of one event-loop turn share a transaction. */
+export function createInProcessWriter(db: Database.Database): Writer {
+  const writes = createWrites(db)
+  let queue: { req: InsertRequest; resolve: (seq: number) => void; reject: (e: unknown) => void }[] = []
+  let scheduled = false
+  const flush = (): void => {
+    scheduled = false
+    const batch = queue
+    queue = []
+    if (batch.length === 0) return
+    writes.insertBatch(batch.map((b) => b.req)).forEach((r, i) => {
+      const b = batch[i]!
+      if ('seq' in r) b.resolve(r.seq)
+      else b.reject(storeFailed(r.error))
+    })
+  }
+  return {
+    insert(req) {
+      return new Promise((resolve, reject) => {
+        queue.push({ req, resolve, reject })
+        if (!scheduled) {
+          scheduled = true
+          setImmediate(flush)
+        }
+      })
+    },
+    async saveSummaries(items) {
+      flush()
+      writes.saveSummaries(items)
+    },
+    async close() {
+      flush()
+    },
+  }
+}
+
+export function createThreadWriter(path: string): Writer {
+  const ts = import.meta.url.endsWith('.ts')
+  const entry = new URL(`./writer-worker.${ts ? 'ts' : 'js'}`, import.meta.url).href
+  const boot = new URL('./worker-boot.mjs', import.meta.url)
+  let worker: Worker | null = null
+  let nextId = 1
+  const waiting = new Map<number, { resolve: (v: number) => void; reject: (e: unknown) => void }>()
+  let closing: Promise<void> | null = null
+
+  function failAll(err: unknown): void {
+    for (const w of waiting.values()) w.reject(storeFailed(err))
+    waiting.clear()
+  }
+
+  function start(): Worker {
+    const w = new Worker(boot, { workerData: { entry, path } })
+    w.unref() // pending requests keep their SMTP sockets, and so the process, alive anyway
+    w.on('message', (msg: WriterReply) => {
+      if (msg.type === 'inserted') {
+        for (const r of msg.results) {
+          const p = waiting.get(r.reqId)
+          waiting.delete(r.reqId)
+          if (r.seq !== undefined) p?.resolve(r.seq)
+          else p?.reject(storeFailed(r.error))
+        }
+      } else if (msg.type === 'saved') {
+        const p = waiting.get(msg.reqId)
+        waiting.delete(msg.reqId)
+        if (msg.error) p?.reject(storeFailed(msg.error))
+        else p?.resolve(0)
+      }
+    })
+    // A dead writer fails what it held (the senders get 451 and retry); the next write starts a new one.
+    w.on('error', (err) => failAll(err))
+    w.on('exit', (code) => {
+      if (worker === w) worker = null
+      if (waiting.size) failAll(new Error(`writer thread exited with code ${code}`))
+    })
+    return w
+  }
+
+  function send(msg: WriterRequest): void {
+    worker ??= start()
+    worker.postMessage(msg)
+  }
+
+  return {
+    insert(req) {
+      if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
+      const reqId = nextId++
+      return new Promise((resolve, reject) => {
+        waiting.set(reqId, { resolve, reject })
+        send({ type: 'insert', reqId, req })
+      })
+    },
+    saveSummaries(items) {
+      if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
+      const reqId = nextId++
+      return new Promise<number>((resolve, reject) => {
+        waiting.set(reqId, { resolve, reject })
+        send({ type: 'summaries', reqId, items })
+      }).then(() => undefined)
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const w = worker
+        if (!w) return resolve()
+        w.once('exit', () => resolve())
+        w.on('message', (msg: WriterReply) => {
+          if (msg.type === 'closed') void w.terminate()
+        })
+        w.postMessage({ type: 'close' } satisfies WriterRequest)
+      })
+      return closing
+    },
+  }
+}

@@ -1,0 +1,148 @@
+import type Database from 'better-sqlite3'
+import { ipToBigInt } from '../config/index.js'
+import type { Envelope, MessageSummary } from './types.js'
+
+// The hot writes (new messages, indexer summaries), as plain functions of a connection, so that
+// the same code runs in the writer thread (file databases) and in-process (':memory:').
+
+export interface InsertRequest {
+  id: string
+  raw: Uint8Array
+  env: Envelope
+  sha256: string
+}
+
+export type InsertResult = { seq: number } | { error: string }
+
+export interface SummaryItem {
+  seq: number
+  summary: MessageSummary
+}
+
+export interface Writes {
+  /** One transaction for the batch; when it fails, each message alone, so one bad row fails only itself. */
+  insertBatch(batch: InsertRequest[]): InsertResult[]
+  saveSummaries(items: SummaryItem[]): void
+  tagIdFor(name: string): number
+}
+
+const addrText = (list: { Name: string; Address: string }[]): string =>
+  list.map((a) => `${a.Name} ${a.Address}`.trim()).join(', ').toLowerCase()
+
+export function createWrites(db: Database.Database): Writes {
+  const stmt = {
+    insertMessage: db.prepare(`INSERT INTO messages (id, received_at, listener, client_ip, client_ip4, client_port,
+      ip_source, relay_ip, relay_port, helo, client_hostname, tls_protocol, tls_cipher, auth_user, mail_from,
+      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet)
+      VALUES (@id, @receivedAt, @listener, @clientIp, @clientIp4, @clientPort, @ipSource, @relayIp, @relayPort, @helo,
+      @clientHostname, @tlsProtocol, @tlsCipher, @authUser, @mailFrom, @mailFromParams, @rcptCount, @size, @sha256,
+      @connectionId, @transaction, @pregreet)`),
+    insertRaw: db.prepare('INSERT INTO message_raw (seq, raw) VALUES (?, ?)'),
+    insertRcpt: db.prepare('INSERT INTO recipients (seq, pos, address, params) VALUES (?, ?, ?, ?)'),
+    saveSummary: db.prepare(`UPDATE messages SET indexed_at = @indexedAt, parse_error = @parseError, subject = @subject,
+      from_name = @fromName, from_addr = @fromAddr, from_search = @fromSearch, to_search = @toSearch,
+      addresses_json = @addresses, date_header = @date, message_id = @messageId, return_path = @returnPath,
+      snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
+      WHERE seq = @seq`),
+    ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
+    ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
+    tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
+    tagInsert: db.prepare('INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING'),
+    tagLink: db.prepare('INSERT OR IGNORE INTO message_tags (seq, tag_id) VALUES (?, ?)'),
+  }
+
+  function tagIdFor(name: string): number {
+    stmt.tagInsert.run(name)
+    return stmt.tagId.get(name) as number
+  }
+
+  function insertOne(r: InsertRequest): number {
+    const env = r.env
+    const ip4 = ipToBigInt(env.clientIp)
+    const info = stmt.insertMessage.run({
+      id: r.id,
+      receivedAt: env.receivedAt,
+      listener: env.listener,
+      clientIp: env.clientIp,
+      clientIp4: ip4?.family === 4 ? Number(ip4.value) : null,
+      clientPort: env.clientPort,
+      ipSource: env.ipSource,
+      relayIp: env.relayIp,
+      relayPort: env.relayPort,
+      helo: env.helo,
+      clientHostname: env.clientHostname,
+      tlsProtocol: env.tls?.protocol ?? null,
+      tlsCipher: env.tls?.cipher ?? null,
+      authUser: env.authUser,
+      mailFrom: env.mailFrom,
+      mailFromParams: JSON.stringify(env.mailFromParams),
+      rcptCount: env.rcptTo.length,
+      size: r.raw.length,
+      sha256: r.sha256,
+      connectionId: env.connectionId,
+      transaction: env.transaction,
+      pregreet: env.pregreet ? 1 : 0,
+    })
+    const seq = Number(info.lastInsertRowid)
+    stmt.insertRaw.run(seq, Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength))
+    env.rcptTo.forEach((rc, pos) => stmt.insertRcpt.run(seq, pos, rc.address, JSON.stringify(rc.params)))
+    for (const tag of env.tags) stmt.tagLink.run(seq, tagIdFor(tag))
+    return seq
+  }
+
+  const commitBatch = db.transaction((batch: InsertRequest[]) => batch.map(insertOne))
+  const commitSingle = db.transaction(insertOne)
+
+  const saveAll = db.transaction((items: SummaryItem[]) => {
+    const now = Date.now()
+    for (const { seq, summary: s } of items) {
+      const changes = stmt.saveSummary.run({
+        seq,
+        indexedAt: now,
+        parseError: s.parseError,
+        subject: s.subject,
+        fromName: s.from?.Name ?? null,
+        fromAddr: s.from?.Address ?? null,
+        fromSearch: s.from ? addrText([s.from]) : '',
+        toSearch: addrText([...s.to, ...s.cc]),
+        addresses: JSON.stringify({ To: s.to, Cc: s.cc, Bcc: s.bcc, ReplyTo: s.replyTo }),
+        date: s.date,
+        messageId: s.messageId,
+        returnPath: s.returnPath,
+        snippet: s.snippet,
+        attachments: s.attachments,
+        kind: s.kind,
+        auth: s.auth === null || s.auth === undefined ? null : JSON.stringify(s.auth),
+        analysis: s.analysis === null || s.analysis === undefined ? null : JSON.stringify(s.analysis),
+      }).changes
+      if (changes === 0) continue // deleted before it was indexed
+      const addresses = [s.from, ...s.to, ...s.cc, ...s.bcc, ...s.replyTo]
+        .filter((a): a is { Name: string; Address: string } => a !== null)
+        .map((a) => `${a.Name} ${a.Address}`)
+        .join(' ')
+      stmt.ftsDelete.run(seq)
+      stmt.ftsInsert.run(seq, s.subject, addresses, s.bodyText)
+      for (const tag of s.tags) stmt.tagLink.run(seq, tagIdFor(tag))
+    }
+  })
+
+  return {
+    insertBatch(batch) {
+      try {
+        return commitBatch(batch).map((seq) => ({ seq }))
+      } catch {
+        return batch.map((r) => {
+          try {
+            return { seq: commitSingle(r) }
+          } catch (err) {
+            return { error: (err as Error).message }
+          }
+        })
+      }
+    },
+    saveSummaries(items) {
+      saveAll(items)
+    },
+    tagIdFor,
+  }
+}
