@@ -1,0 +1,53 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createMessageStore, type Envelope, type MessageStore } from '../../src/store/index.js'
+
+const env = (receivedAt: number): Envelope => ({
+  receivedAt,
+  listener: 'smtp',
+  clientIp: '192.0.2.1',
+  clientPort: 1,
+  ipSource: 'connection',
+  relayIp: null,
+  relayPort: null,
+  helo: 'h',
+  clientHostname: null,
+  tls: null,
+  authUser: null,
+  mailFrom: 'a@example.test',
+  mailFromParams: {},
+  rcptTo: [{ address: 'b@example.test', params: {} }],
+  connectionId: 'c',
+  transaction: 1,
+  pregreet: false,
+  tags: ['t'],
+})
+
+describe('retention', () => {
+  let store: MessageStore
+  const DAY = 86_400_000
+  const now = Date.parse('2026-06-30T12:00:00Z')
+  const ids: string[] = []
+  beforeEach(async () => {
+    store = createMessageStore(':memory:')
+    ids.length = 0
+    for (let i = 0; i < 10; i++) ids.push((await store.insert(Buffer.from(`Subject: ${i}\r\n\r\nx\r\n`), env(now - (10 - i) * DAY))).id)
+  })
+  afterEach(() => store.close())
+
+  it('--max-messages keeps the newest N', () => {
+    expect(store.prune({ maxMessages: 4, maxAgeMs: 0, now })).toBe(6)
+    expect(store.list({}).messages.map((m) => m.id)).toEqual(ids.slice(6).reverse())
+    expect(store.getRaw(ids[0]!)).toBeUndefined()
+  })
+
+  it('--max-age removes what is older, raw bytes and tags included', () => {
+    expect(store.prune({ maxMessages: 0, maxAgeMs: 3.5 * DAY, now })).toBe(7)
+    expect(store.counts().total).toBe(3)
+    expect(store.tagCounts()).toEqual({ t: 3 })
+  })
+
+  it('does nothing when neither limit is set', () => {
+    expect(store.prune({ maxMessages: 0, maxAgeMs: 0, now })).toBe(0)
+    expect(store.counts().total).toBe(10)
+  })
+})
