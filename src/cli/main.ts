@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import { helpText, loadConfig } from '../config/index.js'
 import { createDnsResolver, lintSpf } from '../mail/analysis/index.js'
 import { AppError } from '../errors.js'
+import { EX_TEMPFAIL, EX_USAGE, runSendmail } from './sendmail.js'
 import { startHoldmail } from './start-holdmail.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
@@ -49,6 +50,19 @@ async function spfLint(args: string[]): Promise<void> {
   process.exitCode = result.Problems.some((p) => p.Severity === 'error') ? 2 : 0
 }
 
+async function sendmail(args: string[]): Promise<void> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  try {
+    const id = await runSendmail(args, Buffer.concat(chunks), process.env)
+    process.stderr.write(`holdmail: stored as ${id} (never delivered)\n`)
+  } catch (err) {
+    const usage = err instanceof AppError && err.code === 'BAD_REQUEST'
+    process.stderr.write(`holdmail sendmail: ${(err as Error).message}\n`)
+    process.exit(usage ? EX_USAGE : EX_TEMPFAIL)
+  }
+}
+
 async function main(): Promise<void> {
   const [command = 'serve', ...rest] = process.argv.slice(2)
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
@@ -57,6 +71,7 @@ async function main(): Promise<void> {
   }
   if (command === 'serve') return serve(rest)
   if (command === 'spf-lint') return spfLint(rest)
+  if (command === 'sendmail') return sendmail(rest)
   if (command.startsWith('--')) return serve([command, ...rest])
   throw new AppError('BAD_CONFIG', `unknown command "${command}" (see --help)`)
 }

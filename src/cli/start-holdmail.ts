@@ -13,6 +13,7 @@ import { createMessageStore, type Envelope, type MessageStore } from '../store/i
 const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
 const PRUNE_INTERVAL_MS = 60_000
 const ROUTES_POLL_MS = 1000
+const EXTERNAL_POLL_MS = 3000
 
 export interface RunningHoldmail {
   smtp: AddressInfo
@@ -117,8 +118,12 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     cleanups.push(() => app.close())
     const httpAddr = app.server.address() as AddressInfo
 
-    // Whatever a crash left unindexed is picked up now.
-    indexer.notify()
+    // Whatever a crash left unindexed is picked up now, and what `holdmail sendmail` writes from
+    // another process within a few seconds.
+    indexer.wake()
+    const wakeTimer = setInterval(() => indexer.wake(), EXTERNAL_POLL_MS)
+    wakeTimer.unref()
+    cleanups.push(() => clearInterval(wakeTimer))
     cleanups.push(() => indexer.stop())
 
     if (config.maxMessages > 0 || config.maxAgeMs > 0) {

@@ -46,6 +46,7 @@ export function helpText(): string {
     const def = o.default && o.value ? ` [default: ${o.default}]` : ''
     lines.push(`${left.padEnd(34)}${o.help}${def}`, `${''.padEnd(34)}${o.env}`)
   }
-  lines.push('', 'Other commands:', '  holdmail spf-lint <domain | "v=spf1 ...">', '  holdmail --help')
+  lines.push('', 'Other commands:', '  holdmail spf-lint <domain | "v=spf1 ...">',
+    '  holdmail sendmail [-t] [-f sender] [-i] [--db path] [recipient ...] < message', '  holdmail --help')
   return lines.join('\n')
 }

@@ -7,6 +7,8 @@ export type Analyser = (raw: Buffer, envelope: Envelope, summary: MessageSummary
 export interface Indexer {
   /** Tell the indexer that new messages were committed. */
   notify(): void
+  /** Look for unindexed rows without signalling arriving mail (rows another process wrote). */
+  wake(): void
   /** Resolves when every message committed so far has been indexed. */
   idle(): Promise<void>
   stop(): Promise<void>
@@ -86,8 +88,11 @@ export function createIndexer(opts: IndexerOptions): Indexer {
 
   const indexer: Indexer = {
     notify() {
-      if (stopped) return
       lastNotify = Date.now()
+      indexer.wake()
+    },
+    wake() {
+      if (stopped) return
       if (running) {
         again = true
         return
