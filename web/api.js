@@ -56,6 +56,25 @@ export const api = {
   setTags: (ids, tags) => request('PUT', '/api/v1/tags', { IDs: ids, Tags: tags }),
   tags: () => request('GET', '/api/v1/tags'),
   info: () => request('GET', '/api/v1/info'),
+  stats: () => request('GET', '/api/v1/stats'),
+  backscatter: (query, limit = 100) => request('GET', `/api/v1/backscatter?${q({ query, limit })}`),
+  spfLint: (target) => request('GET', `/api/v1/spf-lint?${q({ target })}`),
+  /** The ARF report draft as bytes; the server's JSON error message when it refuses. */
+  async arfReport(id, to, type) {
+    const params = { type }
+    if (to) params.to = to
+    const res = await fetch(`/api/v1/message/${encodeURIComponent(id)}/arf-report?${q(params)}`)
+    if (!res.ok) {
+      let message = `HTTP ${res.status}`
+      try {
+        message = (await res.json()).error.message
+      } catch {
+        // not JSON
+      }
+      throw new ApiError(res.status, message)
+    }
+    return res.blob()
+  },
 }
 
 export const rawUrl = (id, download) => `/api/v1/message/${encodeURIComponent(id)}/raw${download ? '?dl=1' : ''}`

@@ -3,8 +3,10 @@
 import { api } from './api.js'
 import { helpDialog } from './dialogs.js'
 import { formatCount } from './dom.js'
+import { createBackscatterView } from './backscatter.js'
 import { createListView } from './list.js'
 import { createMessageView } from './message.js'
+import { createStatsView } from './stats.js'
 
 const searchInput = document.getElementById('search')
 const searchForm = document.getElementById('search-form')
@@ -28,6 +30,7 @@ const app = {
   pushListUrl(query, page) {
     history.pushState(null, '', listUrl(query, page))
   },
+  navigate: (url) => navigate(url),
   updateCounts(data) {
     if (!data) return
     counts.textContent = `${formatCount(data.total)} messages · ${formatCount(data.unread)} unread`
@@ -36,6 +39,9 @@ const app = {
 
 const list = createListView(document.getElementById('list-view'), app)
 const message = createMessageView(document.getElementById('message-view'), app)
+const stats = createStatsView(document.getElementById('stats-view'), app)
+const backscatter = createBackscatterView(document.getElementById('backscatter-view'), app)
+const navLinks = [...document.querySelectorAll('.nav a')]
 
 function listUrl(query, page) {
   const params = new URLSearchParams()
@@ -51,17 +57,40 @@ function navigate(url, replace = false) {
   route()
 }
 
+function setView(next) {
+  view = next
+  if (next !== 'list') list.hide()
+  if (next !== 'message') message.hide()
+  if (next !== 'stats') stats.hide()
+  if (next !== 'backscatter') backscatter.hide()
+  const section = next === 'message' ? 'list' : next
+  for (const a of navLinks) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page')
+    else a.removeAttribute('aria-current')
+  }
+}
+
 function route() {
   const { pathname, searchParams } = new URL(location.href)
   const viewMatch = /^\/view\/([^/]+)$/.exec(pathname)
   if (viewMatch) {
-    view = 'message'
-    list.hide()
+    setView('message')
     message.show(decodeURIComponent(viewMatch[1]))
     return
   }
-  view = 'list'
-  message.hide()
+  if (pathname === '/stats') {
+    setView('stats')
+    if (document.activeElement !== searchInput) searchInput.value = ''
+    stats.show()
+    return
+  }
+  if (pathname === '/backscatter') {
+    setView('backscatter')
+    if (document.activeElement !== searchInput) searchInput.value = ''
+    backscatter.show((searchParams.get('query') ?? '').trim())
+    return
+  }
+  setView('list')
   const query = pathname === '/search' ? (searchParams.get('q') ?? '').trim() : ''
   const page = Math.max(0, (parseInt(searchParams.get('page') ?? '1', 10) || 1) - 1)
   if (document.activeElement !== searchInput) searchInput.value = query
@@ -77,13 +106,15 @@ searchForm.addEventListener('submit', (e) => {
 
 window.addEventListener('popstate', route)
 
-// Links inside the app shell (brand) stay client-side.
+// Links inside the app shell (brand, navigation, search links on the stats pages) stay client-side.
 document.addEventListener('click', (e) => {
   const a = e.target.closest('a[data-route]')
   if (!a || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return
   e.preventDefault()
-  searchInput.value = ''
-  navigate(a.getAttribute('href'))
+  const href = a.getAttribute('href')
+  const url = new URL(href, location.href)
+  searchInput.value = url.pathname === '/search' ? (url.searchParams.get('q') ?? '') : ''
+  navigate(href)
 })
 
 document.getElementById('help-button').addEventListener('click', () => helpDialog())
@@ -98,7 +129,7 @@ document.addEventListener('keydown', (e) => {
     return
   }
   if (document.querySelector('dialog[open]')) return
-  const handled = view === 'list' ? listKey(e) : messageKey(e)
+  const handled = view === 'list' ? listKey(e) : view === 'message' ? messageKey(e) : false
   if (handled || globalKey(e)) e.preventDefault()
 })
 
@@ -193,6 +224,6 @@ function connectEvents() {
 }
 
 route()
-// Opened straight on a message: the counts come from the list, so ask for them once.
-if (view === 'message') api.list('', 0, 1).then(app.updateCounts, () => {})
+// Opened straight on a message or a stats page: the counts come from the list, so ask for them once.
+if (view !== 'list') api.list('', 0, 1).then(app.updateCounts, () => {})
 connectEvents()

@@ -113,6 +113,7 @@ const ICONS = {
   copy: 'M9 9h11v11H9zM5 15H4V4h11v1',
   mail: 'M3 5h18v14H3zM3 6l9 7 9-7',
   mailopen: 'M3 10l9-6 9 6v10H3zM3 10l9 6 9-6',
+  flag: 'M5 21V4M5 4h12l-2.5 4.5L17 13H5',
   search: 'M11 18a7 7 0 1 1 0-14 7 7 0 0 1 0 14zM21 21l-5-5',
 }
 

@@ -60,6 +60,7 @@ export function createMessageView(root, app) {
             tool('Copy ID', 'copy', () => copy(msg.ID), 'copy-id'),
             tool('Mark unread', 'mail', () => markUnread()),
             tool('Tag', 'tag', () => tagMessage()),
+            tool('Abuse report', 'flag', () => abuseReport(msg), 'abuse-report'),
             tool('Delete', 'trash', () => remove(), 'danger'),
           )
         : null,
@@ -184,6 +185,78 @@ export function createMessageView(root, app) {
           : null,
       ),
     )
+  }
+
+  // ---- abuse report (ARF draft) -------------------------------------------------------------
+  const FEEDBACK_TYPES = ['abuse', 'fraud', 'virus', 'other', 'not-spam', 'auth-failure']
+
+  function senderDomain(msg) {
+    const a = msg.From?.Address || msg.Envelope?.MailFrom || ''
+    return a.includes('@') ? a.slice(a.lastIndexOf('@') + 1).toLowerCase() : ''
+  }
+
+  /** A small form for the contact and feedback type; downloads the server's RFC 5965 draft. */
+  function abuseReport(msg) {
+    const domain = senderDomain(msg)
+    const to = h('input', {
+      type: 'text',
+      name: 'to',
+      maxlength: 320,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      placeholder: domain ? `abuse@${domain} (default)` : 'abuse@example.net',
+      'aria-describedby': 'arf-to-help',
+    })
+    const type = h('select', { name: 'type' }, FEEDBACK_TYPES.map((t) => h('option', { value: t }, t)))
+    const status = h('div', { class: 'arf-status', role: 'status' })
+    const submit = h('button', { type: 'submit', class: 'primary' }, 'Download report')
+    const dialog = h('dialog', { class: 'dialog arf-dialog' })
+    const form = h(
+      'form',
+      {
+        on: {
+          submit: async (e) => {
+            e.preventDefault()
+            submit.disabled = true
+            clear(status, 'Preparing…')
+            try {
+              const blob = await api.arfReport(msg.ID, to.value.trim(), type.value)
+              const url = URL.createObjectURL(blob)
+              const a = document.createElement('a')
+              a.href = url
+              a.download = `arf-${msg.ID}.eml`
+              document.body.appendChild(a)
+              a.click()
+              a.remove()
+              setTimeout(() => URL.revokeObjectURL(url), 60_000)
+              dialog.close()
+              toast('Abuse report draft downloaded; holdmail does not send it')
+            } catch (err) {
+              clear(status, h('div', { class: 'banner error', role: 'alert' }, err.message))
+            } finally {
+              submit.disabled = false
+            }
+          },
+        },
+      },
+      h('h2', null, 'Abuse report (ARF)'),
+      h('p', { class: 'muted' }, 'An RFC 5965 report draft with this message attached byte for byte. holdmail never sends it.'),
+      h('label', { class: 'field' }, h('span', null, 'Abuse contact'), to),
+      h('p', { class: 'muted field-help', id: 'arf-to-help' }, domain ? `Leave empty for abuse@${domain}.` : 'This message has no sending domain: give a contact.'),
+      h('label', { class: 'field' }, h('span', null, 'Feedback type'), type),
+      status,
+      h(
+        'div',
+        { class: 'dialog-buttons' },
+        h('button', { type: 'button', on: { click: () => dialog.close() } }, 'Cancel'),
+        submit,
+      ),
+    )
+    dialog.append(form)
+    dialog.addEventListener('close', () => dialog.remove())
+    document.body.appendChild(dialog)
+    dialog.showModal()
+    to.focus()
   }
 
   // ---- panels -------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     const page = (_req: unknown, reply: { sendFile: (f: string) => unknown }) => reply.sendFile('index.html')
     app.get('/search', { schema: { hide: true } }, page as never)
     app.get('/view/:ID', { schema: { hide: true } }, page as never)
+    app.get('/stats', { schema: { hide: true } }, page as never)
+    app.get('/backscatter', { schema: { hide: true } }, page as never)
   }
   return app
 }
