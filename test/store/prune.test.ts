@@ -1,26 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMessageStore, type Envelope, type MessageStore } from '../../src/store/index.js'
+import { makeEnvelope } from '../helpers/fixtures.js'
 
-const env = (receivedAt: number): Envelope => ({
-  receivedAt,
-  listener: 'smtp',
-  clientIp: '192.0.2.1',
-  clientPort: 1,
-  ipSource: 'connection',
-  relayIp: null,
-  relayPort: null,
-  helo: 'h',
-  clientHostname: null,
-  tls: null,
-  authUser: null,
-  mailFrom: 'a@example.test',
-  mailFromParams: {},
-  rcptTo: [{ address: 'b@example.test', params: {} }],
-  connectionId: 'c',
-  transaction: 1,
-  pregreet: false,
-  tags: ['t'],
-})
+const env = (receivedAt: number): Envelope => makeEnvelope({ receivedAt, tags: ['t'] })
 
 describe('retention', () => {
   let store: MessageStore

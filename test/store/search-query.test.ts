@@ -1,28 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMessageStore, type Envelope, type MessageStore, type MessageSummary } from '../../src/store/index.js'
 import { tokenize } from '../../src/store/index.js'
+import { makeEnvelope } from '../helpers/fixtures.js'
 
-const envelope = (over: Partial<Envelope> = {}): Envelope => ({
-  receivedAt: Date.parse('2026-03-10T12:00:00Z'),
-  listener: 'smtp',
-  clientIp: '192.0.2.10',
-  clientPort: 40000,
-  ipSource: 'connection',
-  relayIp: null,
-  relayPort: null,
-  helo: 'mail.example.test',
-  clientHostname: null,
-  tls: null,
-  authUser: null,
-  mailFrom: 'bounce@example.test',
-  mailFromParams: {},
-  rcptTo: [{ address: 'trap@example.test', params: {} }],
-  connectionId: 'c1',
-  transaction: 1,
-  pregreet: false,
-  tags: [],
-  ...over,
-})
+const envelope = (over: Partial<Envelope> = {}): Envelope =>
+  makeEnvelope({ receivedAt: Date.parse('2026-03-10T12:00:00Z'), helo: 'mail.example.test', mailFrom: 'bounce@example.test', rcptTo: [{ address: 'trap@example.test', params: {} }], ...over })
 
 const summary = (over: Partial<MessageSummary> = {}): MessageSummary => ({
   parseError: null,
