@@ -103,7 +103,7 @@ function countTable(rows, { keyLabel, query, empty = 'Nothing yet.' }) {
 function countCell(count, max) {
   const fill = h('span', { class: 'fill' })
   fill.style.setProperty('width', `${Math.round((count / max) * 100)}%`)
-  return [h('span', { class: 'meter', 'aria-hidden': 'true' }, fill), h('span', { class: 'n' }, formatCount(count))]
+  return h('span', { class: 'num-cell' }, h('span', { class: 'meter', 'aria-hidden': 'true' }, fill), h('span', { class: 'n' }, formatCount(count)))
 }
 
 /** Horizontal bars for a result → count map; each label searches for that result. */
