@@ -5,6 +5,9 @@
 //      and a new connection per message; DATA-to-250 latency; holdmail's RSS.
 //   b) HTTP API on a database seeded with BENCH_SEED messages: list, searches, message detail,
 //      mbox export throughput.
+//   c) analysis (issue #4): ingest with SPF/DKIM/DMARC/ARC analysis ON (loopback DNS stub serving a
+//      small zone, half the messages DKIM-signed) vs OFF (--no-auth-checks), side by side; index
+//      catch-up after each burst; analysis lag (250 -> `indexed` server-sent event) under a paced load.
 //
 // Knobs (environment):
 //   BENCH_MESSAGES=20000       messages per ingest mode and server
@@ -14,7 +17,9 @@
 //   BENCH_SEED=1000000         messages in the API database (cached under bench/out/)
 //   BENCH_API_REQUESTS=200     sequential requests per API endpoint (also capped by BENCH_API_SECONDS)
 //   BENCH_API_SECONDS=20       time cap per API endpoint
-//   BENCH_ONLY=ingest|api      run one part only
+//   BENCH_LAG_RATE=200         analysis lag: paced load in msg/s ...
+//   BENCH_LAG_SECONDS=20       ... for this long
+//   BENCH_ONLY=ingest|api|analysis   run one part only (analysis also writes bench/out/last-analysis.json)
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
 //   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
 //                              durations, event-loop delay (bench/out/probe-*.json, summary printed)
@@ -30,6 +35,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { spawnServer, memoryOf, cpuMsOf } from './lib/procs.mjs'
 import { formatProfile, summariseProfile } from './lib/profile-summary.mjs'
 import { startDnsStub } from './lib/dns-stub.mjs'
+import { createAnalysisMail, subscribeEvents } from './lib/analysis-mail.mjs'
 import { seedDatabase, seededDbPath, seedPlan } from './lib/seed.mjs'
 import { percentile, runLoad } from './lib/smtp-client.mjs'
 
@@ -54,6 +60,8 @@ const K = {
   seed: int('BENCH_SEED', 1_000_000),
   apiRequests: int('BENCH_API_REQUESTS', 200),
   apiSeconds: int('BENCH_API_SECONDS', 20),
+  lagRate: int('BENCH_LAG_RATE', 200),
+  lagSeconds: int('BENCH_LAG_SECONDS', 20),
   only: process.env.BENCH_ONLY ?? '',
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   probe: process.env.BENCH_PROBE === '1' || Boolean(process.env.BENCH_PROBE_EXPERIMENTS),
@@ -284,6 +292,210 @@ function statSafe(p) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// c) analysis ON vs OFF (issue #4)
+
+/** SPF/DKIM/DMARC result counts from a holdmail database (read-only, from this process). */
+function authDistribution(dbPath) {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
+  try {
+    const dist = (sql) => Object.fromEntries(db.prepare(sql).raw().all())
+    return {
+      SPF: dist(`SELECT auth_json ->> '$.SPF.Result', count(*) FROM messages WHERE auth_json IS NOT NULL GROUP BY 1`),
+      DKIM: dist(`SELECT coalesce((SELECT d.value ->> 'Result' FROM json_each(auth_json, '$.DKIM') d
+        ORDER BY d.value ->> 'Result' = 'pass' DESC LIMIT 1), 'unsigned'), count(*) FROM messages WHERE auth_json IS NOT NULL GROUP BY 1`),
+      DMARC: dist(`SELECT auth_json ->> '$.DMARC.Result', count(*) FROM messages WHERE auth_json IS NOT NULL GROUP BY 1`),
+    }
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * Paced load (K.lagRate msg/s for K.lagSeconds) with an open /api/v1/events stream: lag is the time
+ * from a message's 250 ("queued as ID") to the `indexed` event carrying ID, i.e. to its summary and
+ * analysis results being committed (the indexer emits the event after saveSummaries).
+ */
+async function measureLag(server, mail, offset) {
+  const total = K.lagRate * K.lagSeconds
+  const replyAt = new Map()
+  const indexedAt = new Map()
+  const events = await subscribeEvents(server.baseUrl, (type, data, at) => {
+    if (type === 'indexed') for (const id of data.ids) if (!indexedAt.has(id)) indexedAt.set(id, at)
+  })
+  try {
+    let badReplies = 0
+    const cpu0 = cpuMsOf(server.pid)
+    const r = await runLoad({
+      port: server.smtpPort,
+      total,
+      concurrency: K.concurrency,
+      mode: 'reuse',
+      ratePerSec: K.lagRate,
+      makeBody: (i) => mail.makeBody(offset + i),
+      envelope: (i) => mail.envelope(offset + i),
+      onReply: (i, reply, at) => {
+        const m = /queued as (\S+)/.exec(reply)
+        if (m) replyAt.set(m[1], at)
+        else badReplies++
+      },
+    })
+    const loadSeconds = r.elapsedMs / 1000
+    const loadEnd = performance.now()
+    const indexedDuringLoad = [...replyAt.keys()].filter((id) => indexedAt.get(id) <= loadEnd).length
+    const serverCpuPct = (100 * (cpuMsOf(server.pid) - cpu0)) / r.elapsedMs
+    // the last messages' events, then give up on stragglers
+    const t0 = performance.now()
+    const missing = () => [...replyAt.keys()].filter((id) => !indexedAt.has(id)).length
+    while (missing() > 0 && performance.now() - t0 < 180_000) await new Promise((res) => setTimeout(res, 50))
+    const drainSeconds = (performance.now() - t0) / 1000
+    // in the order the 250s arrived, to see whether lag grows through the run (a backlog building up)
+    const inOrder = [...replyAt].sort((a, b) => a[1] - b[1]).filter(([id]) => indexedAt.has(id)).map(([id, at]) => indexedAt.get(id) - at)
+    const q = Math.max(1, Math.floor(inOrder.length / 4))
+    const p50Of = (xs) => percentile(Float64Array.from(xs).sort(), 50)
+    const lags = Float64Array.from(inOrder).sort()
+    const data250 = Float64Array.from(r.latencies).sort()
+    return {
+      total,
+      ratePerSec: K.lagRate,
+      achievedPerSec: r.count / loadSeconds,
+      loadSeconds,
+      serverCpuPct,
+      badReplies,
+      missing: missing(),
+      indexedPerSecDuringLoad: indexedDuringLoad / loadSeconds,
+      drainSecondsAfterLoad: drainSeconds,
+      lagMs: {
+        n: lags.length, p50: percentile(lags, 50), p90: percentile(lags, 90), p99: percentile(lags, 99), max: lags[lags.length - 1], min: lags[0],
+        p50FirstQuarter: p50Of(inOrder.slice(0, q)), p50LastQuarter: p50Of(inOrder.slice(-q)),
+      },
+      data250Ms: { p50: percentile(data250, 50), p99: percentile(data250, 99) },
+    }
+  } finally {
+    events.close()
+  }
+}
+
+async function benchAnalysis() {
+  const mail = await createAnalysisMail({ size: K.messageBytes, log })
+  const half = Math.ceil(K.messages / 2)
+  const perServer = half * 2
+  details.analysis = { ...mail.stats, messagesPerServer: perServer, burst: half, concurrency: K.concurrency, lagRate: K.lagRate, lagSeconds: K.lagSeconds }
+  log(`analysis: ${perServer} messages per server (2 bursts of ${half}), ${K.concurrency} reused connections; ON vs OFF side by side`)
+
+  const dns = await startDnsStub({ zone: mail.zone })
+  const dir = join(tmpdir(), `holdmail-bench-analysis-${process.pid}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const dnsArgs = ['--dns-server', `${dns.host}:${dns.port}`]
+  const servers = {}
+  try {
+    servers.on = { name: 'ON', db: join(dir, 'on.db') }
+    servers.off = { name: 'OFF', db: join(dir, 'off.db') }
+    servers.on.hm = await startHoldmail('analysis-on', servers.on.db, dnsArgs)
+    servers.off.hm = await startHoldmail('analysis-off', servers.off.db, [...dnsArgs, '--no-auth-checks'])
+
+    // warm-up (JIT, DNS cache, page cache), same messages to both
+    for (const s of [servers.off, servers.on]) {
+      await runLoad({ port: s.hm.smtpPort, total: WARMUP_MESSAGES, concurrency: K.concurrency, mode: 'reuse', makeBody: mail.makeBody, envelope: mail.envelope })
+      await waitIndexed(s.db)
+    }
+
+    // Throughput: bursts in the order OFF, ON, ON, OFF so that drift in the machine's load hits both
+    // alike; each burst's index backlog is drained (and timed: catch-up) before the next burst.
+    // Burst k sends messages [WARMUP + k*half, ...) to either server, so both get the same messages.
+    for (const s of Object.values(servers)) Object.assign(s, { count: 0, ms: 0, cpuMs: 0, latencies: [], catchUp: [] })
+    const order = ['off', 'on', 'on', 'off']
+    const offsetOf = { off: [WARMUP_MESSAGES, WARMUP_MESSAGES + half], on: [WARMUP_MESSAGES, WARMUP_MESSAGES + half] }
+    for (const key of order) {
+      const s = servers[key]
+      const offset = offsetOf[key].shift()
+      const cpu0 = cpuMsOf(s.hm.pid)
+      const r = await runLoad({
+        port: s.hm.smtpPort,
+        total: half,
+        concurrency: K.concurrency,
+        mode: 'reuse',
+        makeBody: (i) => mail.makeBody(offset + i),
+        envelope: (i) => mail.envelope(offset + i),
+      })
+      s.cpuMs += cpuMsOf(s.hm.pid) - cpu0
+      s.count += r.count
+      s.ms += r.elapsedMs
+      s.latencies.push(...r.latencies)
+      const c = await waitIndexed(s.db)
+      s.catchUp.push(c)
+      log(`analysis ${s.name}: ${fmt(r.count / (r.elapsedMs / 1000))} msg/s; backlog ${c.backlog}, caught up in ${fmt(c.seconds, 1)} s${c.left ? ` (${c.left} LEFT)` : ''}`)
+    }
+    const summary = {}
+    for (const [key, s] of Object.entries(servers)) {
+      const lat = Float64Array.from(s.latencies).sort()
+      summary[key] = {
+        count: s.count,
+        seconds: s.ms / 1000,
+        msgsPerSec: s.count / (s.ms / 1000),
+        serverCpuPct: (100 * s.cpuMs) / s.ms,
+        p50Ms: percentile(lat, 50),
+        p99Ms: percentile(lat, 99),
+        catchUp: s.catchUp,
+        catchUpMeanSeconds: s.catchUp.reduce((a, c) => a + c.seconds, 0) / s.catchUp.length,
+      }
+    }
+    const ratio = summary.on.msgsPerSec / summary.off.msgsPerSec
+    log(`analysis: ON ${fmt(summary.on.msgsPerSec)} msg/s, OFF ${fmt(summary.off.msgsPerSec)} msg/s, ON/OFF ${fmt(ratio * 100, 1)} %`)
+
+    // the analysis really ran: DKIM verified on the signed messages, SPF and DMARC evaluated
+    const auth = authDistribution(servers.on.db)
+    const indexedOn = Object.values(auth.DKIM).reduce((a, b) => a + b, 0)
+    const dkimPass = auth.DKIM.pass ?? 0
+    log(`analysis ON results: SPF ${JSON.stringify(auth.SPF)}; DKIM ${JSON.stringify(auth.DKIM)}; DMARC ${JSON.stringify(auth.DMARC)}`)
+    const expectedSigned = Math.round(indexedOn / mail.stats.signedEvery)
+    if (Math.abs(dkimPass - expectedSigned) > 2) log(`WARNING: DKIM pass on ${dkimPass} messages, expected about ${expectedSigned}: the benchmark zone or signing is broken`)
+    details.analysis.throughput = summary
+    details.analysis.authResultsOn = auth
+    details.analysis.authResultsOff = authDistribution(servers.off.db)
+
+    // Lag under a steady, moderate load (the indexer's 25 % duty cycle applies while mail arrives).
+    const lagOffset = WARMUP_MESSAGES + perServer
+    const lag = {}
+    for (const key of ['on', 'off']) {
+      const s = servers[key]
+      await waitIndexed(s.db)
+      log(`analysis ${s.name}: paced ${K.lagRate} msg/s for ${K.lagSeconds} s, lag = 250 -> 'indexed' event`)
+      lag[key] = await measureLag(s.hm, mail, lagOffset)
+      const l = lag[key]
+      log(`analysis ${s.name} lag: p50 ${fmt(l.lagMs.p50, 1)} ms, p99 ${fmt(l.lagMs.p99, 1)} ms, max ${fmt(l.lagMs.max, 0)} ms (n=${l.lagMs.n}, missing ${l.missing}; ${fmt(l.achievedPerSec)} msg/s offered, server CPU ${fmt(l.serverCpuPct)}%)`)
+      log(`analysis ${s.name}: indexed ${fmt(l.indexedPerSecDuringLoad)} msg/s while the load ran; p50 lag first quarter ${fmt(l.lagMs.p50FirstQuarter, 0)} ms, last quarter ${fmt(l.lagMs.p50LastQuarter, 0)} ms; backlog drained ${fmt(l.drainSecondsAfterLoad, 1)} s after the load`)
+    }
+    details.analysis.lag = lag
+    details.analysis.dnsQueries = dns.queries()
+    details.analysis.dnsQuestions = dns.questions()
+
+    const burst = `${half}-msg burst`
+    record('analysis', 'reused conns: analysis OFF msg/s', summary.off.msgsPerSec, 'msg/s')
+    record('analysis', 'reused conns: analysis ON msg/s', summary.on.msgsPerSec, 'msg/s')
+    record('analysis', 'reused conns: ON/OFF', ratio * 100, '%', '>= 90 %', ratio >= 0.9)
+    record('analysis', 'reused conns: OFF DATA->250 p99', summary.off.p99Ms, 'ms')
+    record('analysis', 'reused conns: ON DATA->250 p99', summary.on.p99Ms, 'ms')
+    record('analysis', `index catch-up after ${burst}, OFF`, summary.off.catchUpMeanSeconds, 's')
+    record('analysis', `index catch-up after ${burst}, ON`, summary.on.catchUpMeanSeconds, 's')
+    record('analysis', `ON: signed msgs with DKIM pass`, (100 * dkimPass) / Math.max(1, expectedSigned), '%')
+    const paced = `paced ${K.lagRate} msg/s`
+    for (const key of ['on', 'off']) {
+      const l = lag[key]
+      const note = l.missing ? ` (${l.missing} never indexed)` : ''
+      record('analysis', `${paced}: ${servers[key].name} lag 250->indexed p50${note}`, l.lagMs.p50, 'ms')
+      record('analysis', `${paced}: ${servers[key].name} lag 250->indexed p99${note}`, l.lagMs.p99, 'ms')
+      record('analysis', `${paced}: ${servers[key].name} indexed msg/s while load ran`, l.indexedPerSecDuringLoad, 'msg/s')
+      record('analysis', `${paced}: ${servers[key].name} backlog drained after load`, l.drainSecondsAfterLoad, 's')
+    }
+  } finally {
+    for (const [key, s] of Object.entries(servers)) if (s.hm) await stopHoldmail(`analysis-${key}`, s.hm)
+    await dns.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // b) API on a seeded database
 
 async function timeRequests(baseUrl, pathFor, { count = K.apiRequests, seconds = K.apiSeconds } = {}) {
@@ -433,6 +645,7 @@ async function main() {
   let failure = null
   try {
     if (K.only === '' || K.only === 'ingest') await benchIngest()
+    if (K.only === '' || K.only === 'analysis') await benchAnalysis()
     if (K.only === '' || K.only === 'api') await benchApi()
   } catch (err) {
     failure = err
@@ -453,6 +666,8 @@ async function main() {
   }
   writeFileSync(join(OUT, 'last.json'), JSON.stringify(out, null, 2) + '\n')
   console.log(`JSON: ${join(OUT, 'last.json')} (${fmt(out.seconds, 0)} s)`)
+  // A copy that a concurrent run of another part (which rewrites last.json) leaves alone.
+  if (K.only === 'analysis') writeFileSync(join(OUT, 'last-analysis.json'), JSON.stringify(out, null, 2) + '\n')
   if (failure) process.exitCode = 1
 }
 

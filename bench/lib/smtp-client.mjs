@@ -105,22 +105,32 @@ export async function closeSession(session) {
  * mode 'reuse': each worker keeps one connection for all its messages.
  * mode 'new': each message gets its own connection (greeting, EHLO, transaction, QUIT).
  * makeBody(i) -> Buffer (dot-stuffed, CRLF-terminated). Returns { elapsedMs, latencies: Float64Array, count }.
+ * envelope(i) -> { from, to } replaces the default MAIL FROM/RCPT TO addresses.
+ * ratePerSec paces the run: message i is not sent before start + i / ratePerSec (a worker that falls
+ * behind sends at once), so the offered load is steady rather than as fast as the server answers.
+ * onReply(i, reply, atMs) is called on each 250, atMs being performance.now() when it arrived.
  */
-export async function runLoad({ port, host = '127.0.0.1', total, concurrency, mode, makeBody, timeoutMs = 600_000, onReply }) {
+export async function runLoad({ port, host = '127.0.0.1', total, concurrency, mode, makeBody, timeoutMs = 600_000, onReply, envelope, ratePerSec = 0 }) {
   let next = 0
   const latencies = new Float64Array(total)
   let done = 0
   const deadline = Date.now() + timeoutMs
   const take = () => (next < total && Date.now() < deadline ? next++ : -1)
+  let t0 = 0
 
   async function worker() {
     let session = null
     try {
       for (let i = take(); i !== -1; i = take()) {
         if (!session) session = await openSession(port, host)
-        const { reply, latencyMs } = await sendOne(session, `sender${i % 97}@bench.example.test`, `rcpt${i % 13}@capture.example.test`, makeBody(i))
+        if (ratePerSec > 0) {
+          const wait = t0 + (i * 1000) / ratePerSec - performance.now()
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+        }
+        const env = envelope?.(i)
+        const { reply, latencyMs } = await sendOne(session, env?.from ?? `sender${i % 97}@bench.example.test`, env?.to ?? `rcpt${i % 13}@capture.example.test`, makeBody(i))
         latencies[done++] = latencyMs
-        onReply?.(i, reply)
+        onReply?.(i, reply, performance.now())
         if (mode === 'new') {
           await closeSession(session)
           session = null
@@ -131,7 +141,7 @@ export async function runLoad({ port, host = '127.0.0.1', total, concurrency, mo
     }
   }
 
-  const t0 = performance.now()
+  t0 = performance.now()
   await Promise.all(Array.from({ length: concurrency }, worker))
   const elapsedMs = performance.now() - t0
   if (done < total) throw new Error(`load run timed out after ${done}/${total} messages`)
