@@ -3,7 +3,7 @@ import { statSync } from 'node:fs'
 import { AppError } from '../errors.js'
 import { openDatabase } from './database.js'
 import { createInProcessWriter, createThreadWriter, type Writer } from './writer.js'
-import { compileSearch } from './search-query.js'
+import { compileSearch, type FtsDriver } from './search-query.js'
 import type { Envelope, ListQuery, MessageSummary, Page, Selection, StoredMessage } from './types.js'
 
 const DEFAULT_PAGE_SIZE = 50
@@ -79,6 +79,8 @@ export interface MessageStore {
   saveSummaries(items: { seq: number; summary: MessageSummary }[]): Promise<void>
   /** Streams matching messages (oldest first) in batches, for exports; reads one batch at a time. */
   iterate(search: string): Generator<{ message: StoredMessage; raw: Buffer }>
+  /** Like iterate, with only what an mbox needs: reading the whole row costs more than the raw bytes. */
+  iterateRaw(search: string): Generator<RawMessage>
   prune(opts: { maxMessages: number; maxAgeMs: number; now?: number }): number
   stats(now?: number): StoreStats
   /** Bounces grouped by the server that really sent the bounced mail, and by the forged sender. */
@@ -86,6 +88,14 @@ export interface MessageStore {
   dbSizeBytes(): number
   readonly path: string
   close(): Promise<void>
+}
+
+export interface RawMessage {
+  seq: number
+  id: string
+  mailFrom: string
+  receivedAt: number
+  raw: Buffer
 }
 
 interface MessageRow {
@@ -131,7 +141,10 @@ interface MessageRow {
 }
 
 const ROW_COLUMNS = `m.*,
-  (SELECT group_concat(t.name, char(31)) FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE mt.seq = m.seq) AS tags`
+  (SELECT group_concat(t.name, char(31)) FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE mt.seq = m.seq) AS tags,
+  (SELECT json_group_array(json_array(rc.address, json(rc.params)) ORDER BY rc.pos) FROM recipients rc WHERE rc.seq = m.seq) AS rcpts`
+// Rows per page when streaming an export: big enough that per-query costs vanish, small enough to keep memory flat.
+const EXPORT_PAGE_ROWS = 1000
 
 export function createMessageStore(path: string): MessageStore {
   const db = openDatabase(path, { migrate: true })
@@ -146,7 +159,8 @@ export function createMessageStore(path: string): MessageStore {
     seqById: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
     rcpts: db.prepare('SELECT address, params FROM recipients WHERE seq = ? ORDER BY pos'),
     raw: db.prepare('SELECT r.raw FROM message_raw r JOIN messages m ON m.seq = r.seq WHERE m.id = ?').pluck(),
-    counts: db.prepare('SELECT (SELECT count(*) FROM messages) AS total, (SELECT count(*) FROM messages WHERE read = 0) AS unread'),
+    counts: db.prepare('SELECT total, unread FROM message_counts WHERE id = 1'), // kept by triggers (migration 002)
+    firstSeqSince: db.prepare('SELECT min(seq + 0) FROM messages WHERE received_at >= ?').pluck(),
     unindexed: db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
       WHERE m.indexed_at IS NULL ORDER BY m.seq LIMIT ?`),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
@@ -167,7 +181,10 @@ export function createMessageStore(path: string): MessageStore {
   let closed = false
 
   function toStored(row: MessageRow): StoredMessage {
-    const rcpts = stmt.rcpts.all(row.seq) as { address: string; params: string }[]
+    const rcpts: { address: string; params: Record<string, string> }[] =
+      row.rcpts !== undefined && row.rcpts !== null
+        ? (JSON.parse(row.rcpts) as [string, Record<string, string>][]).map(([address, params]) => ({ address, params }))
+        : (stmt.rcpts.all(row.seq) as { address: string; params: string }[]).map((r) => ({ address: r.address, params: JSON.parse(r.params) }))
     const envelope: Envelope = {
       receivedAt: row.received_at,
       listener: row.listener,
@@ -182,7 +199,7 @@ export function createMessageStore(path: string): MessageStore {
       authUser: row.auth_user,
       mailFrom: row.mail_from,
       mailFromParams: JSON.parse(row.mail_from_params) as Record<string, string>,
-      rcptTo: rcpts.map((r) => ({ address: r.address, params: JSON.parse(r.params) as Record<string, string> })),
+      rcptTo: rcpts,
       connectionId: row.connection_id,
       transaction: row.transaction_no,
       pregreet: row.pregreet === 1,
@@ -219,6 +236,94 @@ export function createMessageStore(path: string): MessageStore {
               analysis: row.analysis_json ? JSON.parse(row.analysis_json) : null,
             },
     }
+  }
+
+  /**
+   * A search with a full-text term, newest first, without materialising and sorting every match.
+   * The index yields matches newest-seq first; seq follows receive order closely but not exactly
+   * (received_at comes from the envelope), so the page is made exact in two steps:
+   * 1. the `want` matches with the highest seq. Every one of them has received_at >= `since`, their
+   *    oldest, so the true first `want` in list order all do too;
+   * 2. every message with received_at >= since has seq >= `firstSeq`. When that is below the lowest
+   *    seq of step 1 (a message stored out of receive order), the matches in [firstSeq, ...) are read.
+   * The page is then the first `want` of those by (received_at DESC, seq DESC), as in the plain query.
+   */
+  function listByIndex(d: FtsDriver, start: number, limit: number): { rows: MessageRow[]; total: number; unread: number } {
+    const want = start + limit
+    const from = `${d.table} f CROSS JOIN messages m ON m.seq = f.rowid WHERE f.${d.table} MATCH ? AND ${d.where}`
+    type Hit = [seq: number, receivedAt: number, read: number]
+    let hits = db
+      .prepare(`SELECT m.seq, m.received_at, m.read FROM ${from} ORDER BY f.rowid DESC LIMIT ?`)
+      .raw()
+      .all(d.match, ...d.params, want) as Hit[]
+    let total: number
+    let unread: number
+    if (hits.length < want) {
+      total = hits.length // that was every match
+      unread = hits.reduce((n, h) => n + (h[2] === 0 ? 1 : 0), 0)
+    } else {
+      let since = Infinity
+      for (const h of hits) since = Math.min(since, h[1])
+      const firstSeq = stmt.firstSeqSince.get(since) as number
+      if (firstSeq < hits[hits.length - 1]![0]) {
+        hits = db
+          .prepare(`SELECT m.seq, m.received_at, m.read FROM ${from} AND f.rowid >= ? AND m.received_at >= ?`)
+          .raw()
+          .all(d.match, ...d.params, firstSeq, since) as Hit[]
+      }
+      // When the index lookup is the whole search, count from the index and the unread index alone,
+      // without reading a message row.
+      const c = (
+        d.where === '1'
+          ? db
+              .prepare(`SELECT count(*) AS total, count(u.seq) AS unread FROM ${d.table} f
+                LEFT JOIN messages u INDEXED BY messages_unread ON u.seq = f.rowid AND u.read = 0 WHERE f.${d.table} MATCH ?`)
+              .get(d.match)
+          : db.prepare(`SELECT count(*) AS total, coalesce(sum(m.read = 0), 0) AS unread FROM ${from}`).get(d.match, ...d.params)
+      ) as { total: number; unread: number }
+      total = c.total
+      unread = c.unread
+    }
+    hits.sort((a, b) => b[1] - a[1] || b[0] - a[0])
+    const seqs = hits.slice(start, want).map((h) => h[0])
+    const bySeq = new Map(
+      (db.prepare(`SELECT ${ROW_COLUMNS} FROM messages m WHERE m.seq IN (SELECT value FROM json_each(?))`).all(JSON.stringify(seqs)) as MessageRow[]).map(
+        (r) => [r.seq, r],
+      ),
+    )
+    return { rows: seqs.map((s) => bySeq.get(s)!), total, unread }
+  }
+
+  /**
+   * Matching rows in seq order, EXPORT_PAGE_ROWS per query, with `columns` over `messages m` and
+   * `message_raw r`. A full-text search walks its index; any other search starts at its first
+   * match, found through the index its condition can use, rather than at seq 0.
+   */
+  function* pages<Row extends { seq: number }>(search: string, columns: string): Generator<Row> {
+    const f = compileSearch(search)
+    const d = f.driver
+    const page = d
+      ? db.prepare(`SELECT ${columns} FROM ${d.table} f CROSS JOIN messages m ON m.seq = f.rowid JOIN message_raw r ON r.seq = m.seq
+          WHERE f.${d.table} MATCH ? AND f.rowid > ? AND ${d.where} ORDER BY f.rowid LIMIT ${EXPORT_PAGE_ROWS}`)
+      : db.prepare(`SELECT ${columns} FROM messages m JOIN message_raw r ON r.seq = m.seq
+          WHERE m.seq > ? AND ${f.where} ORDER BY m.seq LIMIT ${EXPORT_PAGE_ROWS}`)
+    const params = (after: number): (string | number)[] => (d ? [d.match, after, ...d.params] : [after, ...f.params])
+    let after = d ? 0 : firstSeqOf(f.where, f.params) - 1
+    for (;;) {
+      const rows = page.all(...params(after)) as Row[]
+      if (rows.length === 0) return
+      yield* rows
+      after = rows[rows.length - 1]!.seq
+    }
+  }
+
+  /** The lowest seq matching a condition, when an index can find it; else 1 (a scan from the start finds it as fast). */
+  function firstSeqOf(where: string, params: (string | number)[]): number {
+    if (where === '1') return 1
+    const sql = `SELECT min(m.seq + 0) FROM messages m WHERE ${where}` // + 0: let the condition pick the index
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]
+    if (plan.some((p) => /^SCAN m\b(?! USING COVERING)/.test(p.detail))) return 1
+    return (db.prepare(sql).pluck().get(...params) as number | null) ?? Number.MAX_SAFE_INTEGER
   }
 
   function selectionWhere(sel: Selection): { where: string; params: (string | number)[] } {
@@ -275,10 +380,14 @@ export function createMessageStore(path: string): MessageStore {
       const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE_SIZE)))
       const search = (query.search ?? '').trim()
       const f = compileSearch(search)
+      const totals = stmt.counts.get() as { total: number; unread: number }
+      if (f.driver) {
+        const found = listByIndex(f.driver, start, limit)
+        return { total: totals.total, unread: totals.unread, messagesCount: found.total, messagesUnread: found.unread, start, messages: found.rows.map(toStored) }
+      }
       const rows = db
         .prepare(`SELECT ${ROW_COLUMNS} FROM messages m WHERE ${f.where} ORDER BY m.received_at DESC, m.seq DESC LIMIT ? OFFSET ?`)
         .all(...f.params, limit, start) as MessageRow[]
-      const totals = stmt.counts.get() as { total: number; unread: number }
       let matching = totals
       if (search) {
         matching = db
@@ -405,16 +514,12 @@ export function createMessageStore(path: string): MessageStore {
     },
 
     *iterate(search) {
-      const f = compileSearch(search)
-      const page = db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
-        WHERE m.seq > ? AND ${f.where} ORDER BY m.seq LIMIT 200`)
-      let after = 0
-      for (;;) {
-        const rows = page.all(after, ...f.params) as (MessageRow & { raw: Buffer })[]
-        if (rows.length === 0) return
-        for (const r of rows) yield { message: toStored(r), raw: r.raw }
-        after = rows[rows.length - 1]!.seq
-      }
+      for (const r of pages<MessageRow & { raw: Buffer }>(search, `${ROW_COLUMNS}, r.raw`)) yield { message: toStored(r), raw: r.raw }
+    },
+
+    *iterateRaw(search) {
+      const columns = 'm.seq, m.id, m.mail_from AS mailFrom, m.received_at AS receivedAt, r.raw'
+      yield* pages<RawMessage>(search, columns)
     },
 
     prune({ maxMessages, maxAgeMs, now = Date.now() }) {

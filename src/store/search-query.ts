@@ -8,6 +8,24 @@ import { parseCidr } from '../config/index.js'
 export interface SqlFilter {
   where: string // '1' when the query is empty
   params: (string | number)[]
+  /**
+   * Set when every match must appear in a full-text table (a positive word or from:/to: term):
+   * a caller may then read that table in rowid (= seq) order and join messages, instead of
+   * evaluating `where`. `driver.where` is the rest of the condition, to apply to the joined rows.
+   */
+  driver?: FtsDriver
+}
+
+export interface FtsDriver {
+  table: 'messages_fts' | 'messages_search_fts'
+  match: string
+  where: string
+  params: (string | number)[]
+}
+
+interface CompiledTerm extends SqlFilter {
+  // the index lookup of this term, and what must still hold for a row that the lookup returned
+  fts?: { table: FtsDriver['table']; match: string; residual: SqlFilter }
 }
 
 interface Term {
@@ -47,6 +65,26 @@ function ftsPhrase(value: string): string | null {
   return '"' + words.join(' ') + '"*'
 }
 
+// Trigrams need 3 characters: a shorter value cannot use the index (and would match no row in it).
+const MIN_TRIGRAM_CHARS = 3
+
+/**
+ * from: and to: are substring matches on a lower-cased column. The LIKE alone decides what
+ * matches; for 3+ characters the trigram index (case-folded, so it finds a superset) narrows the
+ * rows first. A negated term is left as the plain LIKE: it has to look at every row anyway.
+ */
+function substringTerm(column: 'from_search' | 'to_search', v: string, negate: boolean): CompiledTerm {
+  const like: SqlFilter = { where: `m.${column} LIKE ? ESCAPE '\\'`, params: [contains(v)] }
+  const lower = v.toLowerCase()
+  if (negate || [...lower].length < MIN_TRIGRAM_CHARS) return like
+  const match = `{${column}} : "${lower.replace(/"/g, '""')}"`
+  return {
+    where: `m.seq IN (SELECT rowid FROM messages_search_fts WHERE messages_search_fts MATCH ?) AND ${like.where}`,
+    params: [match, ...like.params],
+    fts: { table: 'messages_search_fts', match, residual: like },
+  }
+}
+
 function parseDate(field: string, value: string, endOfDay: boolean): number {
   let t: number
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
@@ -60,18 +98,21 @@ function parseDate(field: string, value: string, endOfDay: boolean): number {
 
 const AUTH_RESULTS = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy', 'not-evaluated'])
 
-function compileTerm(t: Term): SqlFilter {
+function compileTerm(t: Term): CompiledTerm {
   const v = t.value
   switch (t.field) {
     case '': {
       const phrase = ftsPhrase(v)
       if (!phrase) return { where: '1', params: [] }
-      return { where: 'm.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)', params: [phrase] }
+      return {
+        where: 'm.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)',
+        params: [phrase],
+        fts: { table: 'messages_fts', match: phrase, residual: { where: '1', params: [] } },
+      }
     }
     case 'from':
-      return { where: "m.from_search LIKE ? ESCAPE '\\'", params: [contains(v)] }
     case 'to':
-      return { where: "m.to_search LIKE ? ESCAPE '\\'", params: [contains(v)] }
+      return substringTerm(t.field === 'from' ? 'from_search' : 'to_search', v, t.negate)
     case 'cc':
     case 'bcc':
     case 'reply-to': {
@@ -164,13 +205,21 @@ function compileTerm(t: Term): SqlFilter {
 }
 
 export function compileSearch(query: string): SqlFilter {
-  const parts: string[] = []
-  const params: (string | number)[] = []
-  for (const term of tokenize(query)) {
-    const c = compileTerm(term)
-    // coalesce: a summary column is NULL until indexed, and NOT NULL would hide the row
-    parts.push(term.negate ? `NOT coalesce((${c.where}), 0)` : `(${c.where})`)
-    params.push(...c.params)
+  const compiled = tokenize(query).map((term) => ({ term, c: compileTerm(term) }))
+  // coalesce: a summary column is NULL until indexed, and NOT NULL would hide the row
+  const sql = (negate: boolean, c: SqlFilter): string => (negate ? `NOT coalesce((${c.where}), 0)` : `(${c.where})`)
+  const join = (items: { negate: boolean; c: SqlFilter }[]): SqlFilter => ({
+    where: items.length ? items.map((x) => sql(x.negate, x.c)).join(' AND ') : '1',
+    params: items.flatMap((x) => x.c.params),
+  })
+  const filter: SqlFilter = join(compiled.map(({ term, c }) => ({ negate: term.negate, c })))
+  // The first positive term with an index lookup drives; it is usually the most selective one.
+  const lead = compiled.findIndex(({ term, c }) => !term.negate && c.fts)
+  if (lead >= 0) {
+    const fts = compiled[lead]!.c.fts!
+    const others = compiled.map(({ term, c }, i) => ({ negate: term.negate, c: i === lead ? fts.residual : c }))
+    const rest = join(others.filter((x) => x.negate || x.c.where !== '1')) // '1': nothing left to check
+    filter.driver = { table: fts.table, match: fts.match, where: rest.where, params: rest.params }
   }
-  return { where: parts.length ? parts.join(' AND ') : '1', params }
+  return filter
 }
