@@ -145,6 +145,8 @@ const ROW_COLUMNS = `m.*,
   (SELECT json_group_array(json_array(rc.address, json(rc.params)) ORDER BY rc.pos) FROM recipients rc WHERE rc.seq = m.seq) AS rcpts`
 // Rows per page when streaming an export: big enough that per-query costs vanish, small enough to keep memory flat.
 const EXPORT_PAGE_ROWS = 1000
+// Full-text hits a list reads at least, newest seq first (see listByIndex).
+const LIST_SCAN_ROWS = 200
 
 export function createMessageStore(path: string): MessageStore {
   const db = openDatabase(path, { migrate: true })
@@ -242,23 +244,26 @@ export function createMessageStore(path: string): MessageStore {
    * A search with a full-text term, newest first, without materialising and sorting every match.
    * The index yields matches newest-seq first; seq follows receive order closely but not exactly
    * (received_at comes from the envelope), so the page is made exact in two steps:
-   * 1. the `want` matches with the highest seq. Every one of them has received_at >= `since`, their
-   *    oldest, so the true first `want` in list order all do too;
+   * 1. the `scan` (>= want) matches with the highest seq. Every one of them has received_at >= `since`,
+   *    their oldest, so the true first `want` in list order all do too;
    * 2. every message with received_at >= since has seq >= `firstSeq`. When that is below the lowest
    *    seq of step 1 (a message stored out of receive order), the matches in [firstSeq, ...) are read.
    * The page is then the first `want` of those by (received_at DESC, seq DESC), as in the plain query.
    */
   function listByIndex(d: FtsDriver, start: number, limit: number): { rows: MessageRow[]; total: number; unread: number } {
     const want = start + limit
+    // Reading a few hundred more hits than the page needs costs little, and for a search with fewer
+    // matches than that it yields all of them: no bound to check and no count query.
+    const scan = Math.max(want, LIST_SCAN_ROWS)
     const from = `${d.table} f CROSS JOIN messages m ON m.seq = f.rowid WHERE f.${d.table} MATCH ? AND ${d.where}`
     type Hit = [seq: number, receivedAt: number, read: number]
     let hits = db
       .prepare(`SELECT m.seq, m.received_at, m.read FROM ${from} ORDER BY f.rowid DESC LIMIT ?`)
       .raw()
-      .all(d.match, ...d.params, want) as Hit[]
+      .all(d.match, ...d.params, scan) as Hit[]
     let total: number
     let unread: number
-    if (hits.length < want) {
+    if (hits.length < scan) {
       total = hits.length // that was every match
       unread = hits.reduce((n, h) => n + (h[2] === 0 ? 1 : 0), 0)
     } else {

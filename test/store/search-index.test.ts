@@ -82,6 +82,28 @@ describe('indexed search', () => {
     expect(p.messagesUnread).toBe(want.length)
   })
 
+  it('pages a search with more hits than one index read, out of seq order too', async () => {
+    // more than LIST_SCAN_ROWS (200) hits, so that the bound on receive times is what decides
+    const more = Array.from({ length: 1100 }, (_, i) => {
+      const receivedAt = T0 + 100_000 + i * 1000 + (i % 50 === 0 ? 5_000_000 : 0) // every 50th one "early"
+      const from = { Name: 'Bulk', Address: `bulk${i % 7}@example.test` }
+      return store.insert(Buffer.from('Subject: x\r\n\r\nbulk\r\n'), makeEnvelope({ receivedAt })).then((m) => {
+        store.saveSummaries([{ seq: m.seq, summary: summary({ from, bodyText: 'apple bulk' }) }])
+        added.push({ id: m.id, seq: m.seq, receivedAt, from: `${from.Name} ${from.Address}`.toLowerCase(), body: 'apple bulk' })
+      })
+    })
+    await Promise.all(more)
+    const want = expected((a) => a.body.includes('apple'))
+    for (const [start, limit] of [[0, 5], [0, 50], [17, 30], [990, 50], [1100, 100]] as const) {
+      expect(page('apple', start, limit)).toEqual(want.slice(start, start + limit))
+    }
+    expect(store.list({ search: 'apple bulk', limit: 5 }).messagesCount).toBe(1100)
+    expect(store.list({ search: 'apple', limit: 5 }).messagesCount).toBe(want.length)
+    const bulk3 = expected((a) => a.from.includes('bulk3@'))
+    expect(page('from:bulk3@', 0, 20)).toEqual(bulk3.slice(0, 20))
+    expect(store.list({ search: 'from:bulk3@', limit: 5 }).messagesCount).toBe(bulk3.length)
+  })
+
   it('counts matches and unread matches for a full-text search', () => {
     const want = expected((a) => a.body.includes('banana'))
     store.setRead({ ids: want.slice(0, 4) }, true)
