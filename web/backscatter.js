@@ -7,15 +7,9 @@ import { clear, formatCount, formatFullDate, h, printable, term } from './dom.js
 const searchLink = (query, label, attrs = {}) =>
   h('a', { href: `/search?${new URLSearchParams({ q: query })}`, 'data-route': true, class: 'search-link', title: `Search ${query}`, ...attrs }, label)
 
-/**
- * The search for one originating server's bounces. The search syntax has no term for the origin
- * IP (it comes from the bounce's quoted headers, which are not in the full-text index), so this
- * is every bounce received in that server's first..last-seen window: a superset that always holds
- * its bounces.
- */
+/** The search for one originating server's bounces (origin: matches the bounced mail's first hop). */
 export function originSearch(g) {
-  const last = new Date(Date.parse(g.LastSeen) + 1).toISOString()
-  return `kind:bounce after:${g.FirstSeen} before:${last}`
+  return g.Key && g.Key !== 'unknown' ? `origin:${g.Key}` : 'kind:bounce'
 }
 
 /** The forged sender receives the bounces, so its bounces are kind:bounce to:<sender>. */
@@ -23,7 +17,7 @@ function senderSearch(g) {
   return g.Key && g.Key !== 'unknown' ? `kind:bounce ${term('to', g.Key)}` : 'kind:bounce'
 }
 
-function groupTable(groups, { keyLabel, hostLabel, search, extraKeyLink }) {
+function groupTable(groups, { keyLabel, hostLabel, search }) {
   if (!groups.length) return h('p', { class: 'muted empty-group' }, 'No bounces match.')
   return h(
     'div',
@@ -43,7 +37,7 @@ function groupTable(groups, { keyLabel, hostLabel, search, extraKeyLink }) {
           h(
             'tr',
             { dataset: { key: g.Key } },
-            h('td', { class: 'key' }, searchLink(search(g), printable(g.Key || 'unknown')), extraKeyLink ? extraKeyLink(g) : null),
+            h('td', { class: 'key' }, searchLink(search(g), printable(g.Key || 'unknown'))),
             h('td', { class: 'host' }, printable(g.Host || '')),
             h('td', { class: 'num count' }, formatCount(g.Count)),
             h('td', { class: 'date' }, formatFullDate(g.FirstSeen)),
@@ -106,12 +100,10 @@ export function createBackscatterView(root, app) {
       h('p', { class: 'bounce-total' }, h('strong', null, formatCount(r.Bounces)), r.Bounces === 1 ? ' bounce' : ' bounces', query ? ' match' : '', ' · ', searchLink(query ? `kind:bounce ${query}` : 'kind:bounce', 'list them')),
       h('section', { class: 'card by-origin', 'aria-label': 'By originating server' },
         h('h2', null, 'By originating server'),
-        h('p', { class: 'muted note' }, 'An IP links to the bounces received between its first and last sighting (the search has no origin-IP term); “text” searches the IP in the bounce text.'),
         groupTable(r.ByOrigin ?? [], {
           keyLabel: 'Origin IP',
           hostLabel: 'Host',
           search: originSearch,
-          extraKeyLink: (g) => (g.Key && g.Key !== 'unknown' ? [' ', searchLink(`kind:bounce "${g.Key.replace(/["\\]/g, '')}"`, 'text', { class: 'search-link aux' })] : null),
         }),
       ),
       h('section', { class: 'card by-sender', 'aria-label': 'By forged sender' },

@@ -164,6 +164,15 @@ function compileTerm(t: Term): CompiledTerm {
       return { where: "m.seq IN (SELECT seq FROM recipients WHERE address LIKE ? ESCAPE '\\')", params: [contains(v)] }
     case 'helo':
       return { where: "m.helo LIKE ? ESCAPE '\\'", params: [contains(v)] }
+    case 'origin': {
+      // the server that really sent the mail a bounce returns (its quoted Received chain)
+      const cidr = parseCidr(v)
+      if (!cidr) throw new AppError('BAD_QUERY', `origin: expected an IP address or CIDR range, got "${v}"`)
+      return {
+        where: "m.kind = 'bounce' AND ip_in_cidr(m.analysis_json ->> '$.Bounce.Original.OriginIP', ?)",
+        params: [cidr.text],
+      }
+    }
     case 'ip': {
       const cidr = parseCidr(v)
       if (!cidr) throw new AppError('BAD_QUERY', `ip: expected an IP address or CIDR range like 192.0.2.0/24, got "${v}"`)

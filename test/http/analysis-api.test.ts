@@ -64,6 +64,10 @@ describe('analysis API: stats, backscatter, ARF draft, SPF lint, metrics', () =>
     expect(r.body.BySender).toEqual([expect.objectContaining({ Key: 'forged@our.example', Count: 4 })])
     const search = await app.api<{ messages_count: number }>('/api/v1/search?query=' + encodeURIComponent('kind:bounce status:5.1.1'))
     expect(search.body.messages_count).toBe(4)
+    const byOrigin = await app.api<{ messages_count: number }>('/api/v1/search?query=' + encodeURIComponent('origin:198.51.100.0/24'))
+    expect(byOrigin.body.messages_count).toBe(3)
+    const bad = await app.api<{ error: { message: string } }>('/api/v1/search?query=origin:nope')
+    expect(bad.status).toBe(400)
   })
 
   it('reports statistics', async () => {
