@@ -4,20 +4,29 @@ import { pino } from 'pino'
 import { helpText, loadConfig } from '../config/index.js'
 import { createDnsResolver, lintSpf } from '../mail/analysis/index.js'
 import { AppError } from '../errors.js'
+import { terminalDestination } from './log-destination.js'
 import { EX_TEMPFAIL, EX_USAGE, runSendmail } from './sendmail.js'
 import { startHoldmail } from './start-holdmail.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
 
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host)
+
 async function serve(argv: string[]): Promise<void> {
   const config = loadConfig(argv, process.env)
-  const logger = pino({ level: config.logLevel, base: { pid: process.pid } })
+  const logger = pino(
+    { level: config.logLevel, base: { pid: process.pid } },
+    process.stdout.isTTY ? terminalDestination(process.stdout) : process.stdout,
+  )
   const running = await startHoldmail(config, { logger })
   const url = (a: { address: string; port: number }): string => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)
   process.stdout.write(`holdmail SMTP listening on ${url(running.smtp)}\n`)
   if (running.smtps) process.stdout.write(`holdmail SMTPS listening on ${url(running.smtps)}\n`)
   if (running.lmtp) process.stdout.write(`holdmail LMTP listening on ${url(running.lmtp)}\n`)
   process.stdout.write(`holdmail HTTP listening on http://${url(running.http)}\n`)
+  if (!isLoopback(config.http.host) && !config.httpAuth && !config.httpToken) {
+    logger.warn({ http: config.http.host }, 'the UI and API are reachable beyond this machine without --http-auth or --http-token')
+  }
 
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'stopping')
