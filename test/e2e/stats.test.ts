@@ -1,16 +1,15 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { readFile } from 'node:fs/promises'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { dotStuff, queuedId, rawSend, RawSmtp, startTestApp, withCrlf, type TestApp } from '../helpers/test-app.js'
-import { CHROMIUM_ARGS, chromiumPath, haveChromium } from './browser.js'
+import { dotStuff, rawSend, startTestApp, withCrlf, type TestApp } from '../helpers/test-app.js'
+import { CHROMIUM_ARGS, chromiumPath, sendAs, skipBrowserTests } from './browser.js'
 import { plainMessage } from './samples.js'
 
 // The stats and backscatter pages and the abuse-report download, in a real browser against the
 // whole app on loopback. Bounces carry the bounced mail's headers (text/rfc822-headers) with the
 // server that really sent it in a Received field.
 
-const skip = !haveChromium()
-if (skip) console.warn(`browser tests skipped: no Chromium at ${chromiumPath()} (apt-get install chromium, or set HOLDMAIL_CHROMIUM)`)
+const skip = skipBrowserTests()
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>Cheap & "meds"'
 
@@ -49,23 +48,6 @@ function bounce(n: number, originIp: string, subject: string): Buffer {
     `--${b}--`,
   ]
   return Buffer.from(lines.join('\r\n') + '\r\n', 'utf8')
-}
-
-/** One transaction as a trusted relay announcing the original client with XCLIENT. */
-async function sendAs(app: TestApp, ip: string, from: string, raw: Buffer): Promise<string> {
-  const c = await RawSmtp.open(app.smtpPort)
-  try {
-    await c.command('EHLO relay.example.test')
-    expect(await c.command(`XCLIENT ADDR=${ip} HELO=client-${ip.replace(/\W/g, '-')}.example`)).toMatch(/^220/)
-    await c.command('EHLO client.example')
-    await c.command(`MAIL FROM:<${from}>`)
-    await c.command('RCPT TO:<trap@example.test>')
-    await c.command('DATA')
-    c.write(Buffer.concat([dotStuff(raw), Buffer.from('\r\n.\r\n')]))
-    return queuedId(await c.reply())
-  } finally {
-    c.close()
-  }
 }
 
 describe.skipIf(skip)('stats, backscatter and abuse report in Chromium', { timeout: 90_000 }, () => {

@@ -3,16 +3,15 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { dotStuff, queuedId, rawSend, RawSmtp, startTestApp, type TestApp } from '../helpers/test-app.js'
-import { CHROMIUM_ARGS, chromiumPath, haveChromium } from './browser.js'
+import { dotStuff, queuedId, rawSend, startTestApp, type TestApp } from '../helpers/test-app.js'
+import { CHROMIUM_ARGS, chromiumPath, sendAs, skipBrowserTests } from './browser.js'
 import { htmlMessage, plainMessage } from './samples.js'
 
 // The web UI in a real browser (Debian's Chromium through playwright-core) against the whole app
 // on loopback. A second loopback HTTP server counts requests: it stands in for a spammer's
 // tracking-pixel host and must see nothing until the user asks for remote content.
 
-const skip = !haveChromium()
-if (skip) console.warn(`browser tests skipped: no Chromium at ${chromiumPath()} (apt-get install chromium, or set HOLDMAIL_CHROMIUM)`)
+const skip = skipBrowserTests()
 
 interface Tracker {
   server: Server
@@ -42,23 +41,6 @@ function parseMboxrd(data: Buffer): Buffer[] {
     prevBlank = line === '\n' || line === '\r\n'
   }
   return out.map((lines) => Buffer.from(lines.slice(0, -1).join(''), 'latin1'))
-}
-
-/** One transaction as a trusted relay announcing the original client with XCLIENT. */
-async function sendAs(app: TestApp, ip: string, from: string, raw: Buffer): Promise<string> {
-  const c = await RawSmtp.open(app.smtpPort)
-  try {
-    await c.command('EHLO relay.example.test')
-    expect(await c.command(`XCLIENT ADDR=${ip} HELO=client-${ip.replace(/\W/g, '-')}.example`)).toMatch(/^220/)
-    await c.command(`EHLO client.example`)
-    await c.command(`MAIL FROM:<${from}>`)
-    await c.command('RCPT TO:<trap@example.test>')
-    await c.command('DATA')
-    c.write(Buffer.concat([dotStuff(raw), Buffer.from('\r\n.\r\n')]))
-    return queuedId(await c.reply())
-  } finally {
-    c.close()
-  }
 }
 
 // A browser on a shared two-core machine: generous limits, so load elsewhere in the suite is not a failure.
