@@ -12,6 +12,7 @@ const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 const ID_LENGTH = 20 // 62^20 ≈ 2^119: collisions are not a practical concern
 // Rows deleted per transaction when emptying or pruning, so a big delete never holds the write lock for long.
 const DELETE_BATCH = 5000
+const MAX_INDEX_BATCH_BYTES = 32 * 1024 * 1024
 
 export function newMessageId(): string {
   const out: string[] = []
@@ -163,8 +164,9 @@ export function createMessageStore(path: string): MessageStore {
     raw: db.prepare('SELECT r.raw FROM message_raw r JOIN messages m ON m.seq = r.seq WHERE m.id = ?').pluck(),
     counts: db.prepare('SELECT total, unread FROM message_counts WHERE id = 1'), // kept by triggers (migration 002)
     firstSeqSince: db.prepare('SELECT min(seq + 0) FROM messages WHERE received_at >= ?').pluck(),
-    unindexed: db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
-      WHERE m.indexed_at IS NULL ORDER BY m.seq LIMIT ?`),
+    unindexedSizes: db.prepare('SELECT seq, size FROM messages WHERE indexed_at IS NULL ORDER BY seq LIMIT ?'),
+    unindexedRows: db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
+      WHERE m.indexed_at IS NULL AND m.seq <= ? ORDER BY m.seq LIMIT ?`),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
     tagInsert: db.prepare('INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING'),
@@ -507,7 +509,14 @@ export function createMessageStore(path: string): MessageStore {
     },
 
     unindexed(limit) {
-      const rows = stmt.unindexed.all(limit) as (MessageRow & { raw: Buffer })[]
+      // Bounded by bytes too: 50 messages of 50 MiB each must not all sit in memory at once.
+      const sizes = stmt.unindexedSizes.all(limit) as { seq: number; size: number }[]
+      let take = 0
+      for (let bytes = 0; take < sizes.length && (take === 0 || bytes + sizes[take]!.size <= MAX_INDEX_BATCH_BYTES); take++) {
+        bytes += sizes[take]!.size
+      }
+      if (take === 0) return []
+      const rows = stmt.unindexedRows.all(sizes[take - 1]!.seq, take) as (MessageRow & { raw: Buffer })[]
       return rows.map((r) => {
         const m = toStored(r)
         return { seq: r.seq, id: r.id, raw: r.raw, envelope: m.envelope }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMessageStore, type Envelope, type MessageStore } from '../../src/store/index.js'
-import { makeEnvelope } from '../helpers/fixtures.js'
+import { blankSummary, makeEnvelope } from '../helpers/fixtures.js'
 
 const env = (receivedAt: number): Envelope => makeEnvelope({ receivedAt, tags: ['t'] })
 
@@ -31,5 +31,23 @@ describe('retention', () => {
   it('does nothing when neither limit is set', () => {
     expect(store.prune({ maxMessages: 0, maxAgeMs: 0, now })).toBe(0)
     expect(store.counts().total).toBe(10)
+  })
+})
+
+describe('indexer batches', () => {
+  it('hands the indexer at most 32 MiB of raw mail at a time, and always at least one message', async () => {
+    const store = createMessageStore(':memory:')
+    try {
+      const big = Buffer.alloc(20 * 1024 * 1024, 0x61)
+      for (let i = 0; i < 3; i++) await store.insert(big, makeEnvelope())
+      await store.insert(Buffer.from('Subject: small\r\n\r\nx\r\n'), makeEnvelope())
+      const first = store.unindexed(50)
+      expect(first.map((m) => m.raw.length)).toEqual([big.length])
+      await store.saveSummaries(first.map((m) => ({ seq: m.seq, summary: blankSummary() })))
+      expect(store.unindexed(50)).toHaveLength(1)
+      expect(store.unindexed(1)).toHaveLength(1)
+    } finally {
+      await store.close()
+    }
   })
 })
