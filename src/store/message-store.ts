@@ -146,6 +146,7 @@ const ROW_COLUMNS = `m.*,
   (SELECT json_group_array(json_array(rc.address, json(rc.params)) ORDER BY rc.pos) FROM recipients rc WHERE rc.seq = m.seq) AS rcpts`
 // Rows per page when streaming an export: big enough that per-query costs vanish, small enough to keep memory flat.
 const EXPORT_PAGE_ROWS = 1000
+const EXPORT_PAGE_BYTES = 32 * 1024 * 1024
 // Full-text hits a list reads at least, newest seq first (see listByIndex).
 const LIST_SCAN_ROWS = 200
 
@@ -309,18 +310,27 @@ export function createMessageStore(path: string): MessageStore {
   function* pages<Row extends { seq: number }>(search: string, columns: string): Generator<Row> {
     const f = compileSearch(search)
     const d = f.driver
-    const page = d
-      ? db.prepare(`SELECT ${columns} FROM ${d.table} f CROSS JOIN messages m ON m.seq = f.rowid JOIN message_raw r ON r.seq = m.seq
-          WHERE f.${d.table} MATCH ? AND f.rowid > ? AND ${d.where} ORDER BY f.rowid LIMIT ${EXPORT_PAGE_ROWS}`)
-      : db.prepare(`SELECT ${columns} FROM messages m JOIN message_raw r ON r.seq = m.seq
-          WHERE m.seq > ? AND ${f.where} ORDER BY m.seq LIMIT ${EXPORT_PAGE_ROWS}`)
-    const params = (after: number): (string | number)[] => (d ? [d.match, after, ...d.params] : [after, ...f.params])
+    const query = (cols: string): string =>
+      d
+        ? `SELECT ${cols} FROM ${d.table} f CROSS JOIN messages m ON m.seq = f.rowid JOIN message_raw r ON r.seq = m.seq
+          WHERE f.${d.table} MATCH ? AND f.rowid > ? AND f.rowid <= ? AND ${d.where} ORDER BY f.rowid LIMIT ${EXPORT_PAGE_ROWS}`
+        : `SELECT ${cols} FROM messages m JOIN message_raw r ON r.seq = m.seq
+          WHERE m.seq > ? AND m.seq <= ? AND ${f.where} ORDER BY m.seq LIMIT ${EXPORT_PAGE_ROWS}`
+    // Two passes per page: sizes first, then the raw bytes of as many rows as fit in
+    // EXPORT_PAGE_BYTES, so a page of 50 MiB samples cannot take gigabytes of memory.
+    const sizes = db.prepare(query('m.seq, m.size'))
+    const page = db.prepare(query(columns))
+    const params = (after: number, upTo: number): (string | number)[] =>
+      d ? [d.match, after, upTo, ...d.params] : [after, upTo, ...f.params]
     let after = d ? 0 : firstSeqOf(f.where, f.params) - 1
     for (;;) {
-      const rows = page.all(...params(after)) as Row[]
-      if (rows.length === 0) return
+      const next = sizes.all(...params(after, Number.MAX_SAFE_INTEGER)) as { seq: number; size: number }[]
+      if (next.length === 0) return
+      let take = 1
+      for (let bytes = next[0]!.size; take < next.length && bytes + next[take]!.size <= EXPORT_PAGE_BYTES; take++) bytes += next[take]!.size
+      const rows = page.all(...params(after, next[take - 1]!.seq)) as Row[]
       yield* rows
-      after = rows[rows.length - 1]!.seq
+      after = next[take - 1]!.seq
     }
   }
 

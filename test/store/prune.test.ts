@@ -46,6 +46,10 @@ describe('indexer batches', () => {
       await store.saveSummaries(first.map((m) => ({ seq: m.seq, summary: blankSummary() })))
       expect(store.unindexed(50)).toHaveLength(1)
       expect(store.unindexed(1)).toHaveLength(1)
+      // exports page by bytes the same way, and still yield every message in order
+      expect([...store.iterateRaw('')].map((m) => m.raw.length)).toEqual([big.length, big.length, big.length, 21])
+      store.setRead({ ids: [first[0]!.id] }, true)
+      expect([...store.iterate('is:read')].map((m) => m.message.id)).toEqual([first[0]!.id])
     } finally {
       await store.close()
     }
