@@ -310,16 +310,18 @@ export function createMessageStore(path: string): MessageStore {
   function* pages<Row extends { seq: number }>(search: string, columns: string): Generator<Row> {
     const f = compileSearch(search)
     const d = f.driver
-    const query = (cols: string): string =>
-      d
-        ? `SELECT ${cols} FROM ${d.table} f CROSS JOIN messages m ON m.seq = f.rowid JOIN message_raw r ON r.seq = m.seq
+    const query = (cols: string, withRaw: boolean): string => {
+      const raw = withRaw ? 'JOIN message_raw r ON r.seq = m.seq' : ''
+      return d
+        ? `SELECT ${cols} FROM ${d.table} f CROSS JOIN messages m ON m.seq = f.rowid ${raw}
           WHERE f.${d.table} MATCH ? AND f.rowid > ? AND f.rowid <= ? AND ${d.where} ORDER BY f.rowid LIMIT ${EXPORT_PAGE_ROWS}`
-        : `SELECT ${cols} FROM messages m JOIN message_raw r ON r.seq = m.seq
+        : `SELECT ${cols} FROM messages m ${raw}
           WHERE m.seq > ? AND m.seq <= ? AND ${f.where} ORDER BY m.seq LIMIT ${EXPORT_PAGE_ROWS}`
+    }
     // Two passes per page: sizes first, then the raw bytes of as many rows as fit in
     // EXPORT_PAGE_BYTES, so a page of 50 MiB samples cannot take gigabytes of memory.
-    const sizes = db.prepare(query('m.seq, m.size'))
-    const page = db.prepare(query(columns))
+    const sizes = db.prepare(query('m.seq, m.size', false))
+    const page = db.prepare(query(columns, true))
     const params = (after: number, upTo: number): (string | number)[] =>
       d ? [d.match, after, upTo, ...d.params] : [after, upTo, ...f.params]
     let after = d ? 0 : firstSeqOf(f.where, f.params) - 1
