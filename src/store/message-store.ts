@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { AppError } from '../errors.js'
 import { openDatabase } from './database.js'
@@ -362,8 +362,7 @@ export function createMessageStore(path: string): MessageStore {
     async insert(raw, envelope) {
       if (closed) throw new AppError('STORE_FAILED', 'store is closed')
       const id = newMessageId()
-      const sha256 = createHash('sha256').update(raw).digest('hex')
-      const seq = await writer.insert({ id, raw, env: envelope, sha256 })
+      const { seq, sha256 } = await writer.insert({ id, raw, env: envelope })
       return {
         id,
         seq,

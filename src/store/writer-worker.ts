@@ -13,7 +13,7 @@ export type WriterRequest =
   | { type: 'close' }
 
 export type WriterReply =
-  | { type: 'inserted'; results: { reqId: number; seq?: number; error?: string }[] }
+  | { type: 'inserted'; results: { reqId: number; seq?: number; sha256?: string; error?: string }[] }
   | { type: 'saved'; reqId: number; error?: string }
   | { type: 'closed' }
 

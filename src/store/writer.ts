@@ -6,10 +6,15 @@ import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
 
 /** Where new messages and summaries are written: a writer thread for files, in-process for ':memory:'. */
 export interface Writer {
-  /** Resolves with the row's seq once the transaction holding it has committed. */
-  insert(req: InsertRequest): Promise<number>
+  /** Resolves with the row's seq and SHA-256 once the transaction holding it has committed. */
+  insert(req: InsertRequest): Promise<Inserted>
   saveSummaries(items: SummaryItem[]): Promise<void>
   close(): Promise<void>
+}
+
+export interface Inserted {
+  seq: number
+  sha256: string
 }
 
 const storeFailed = (cause: unknown): AppError => new AppError('STORE_FAILED', 'storage failed', { cause })
@@ -17,7 +22,7 @@ const storeFailed = (cause: unknown): AppError => new AppError('STORE_FAILED', '
 /** Group commit in-process: inserts of one event-loop turn share a transaction. */
 export function createInProcessWriter(db: Database.Database): Writer {
   const writes = createWrites(db)
-  let queue: { req: InsertRequest; resolve: (seq: number) => void; reject: (e: unknown) => void }[] = []
+  let queue: { req: InsertRequest; resolve: (r: Inserted) => void; reject: (e: unknown) => void }[] = []
   let scheduled = false
   const flush = (): void => {
     scheduled = false
@@ -26,7 +31,7 @@ export function createInProcessWriter(db: Database.Database): Writer {
     if (batch.length === 0) return
     writes.insertBatch(batch.map((b) => b.req)).forEach((r, i) => {
       const b = batch[i]!
-      if ('seq' in r) b.resolve(r.seq)
+      if ('seq' in r) b.resolve(r)
       else b.reject(storeFailed(r.error))
     })
   }
@@ -56,7 +61,7 @@ export function createThreadWriter(path: string): Writer {
   const boot = new URL('./worker-boot.mjs', import.meta.url)
   let worker: Worker | null = null
   let nextId = 1
-  const waiting = new Map<number, { resolve: (v: number) => void; reject: (e: unknown) => void }>()
+  const waiting = new Map<number, { resolve: (v: Inserted) => void; reject: (e: unknown) => void }>()
   let closing: Promise<void> | null = null
 
   function failAll(err: unknown): void {
@@ -72,14 +77,14 @@ export function createThreadWriter(path: string): Writer {
         for (const r of msg.results) {
           const p = waiting.get(r.reqId)
           waiting.delete(r.reqId)
-          if (r.seq !== undefined) p?.resolve(r.seq)
+          if (r.seq !== undefined && r.sha256 !== undefined) p?.resolve({ seq: r.seq, sha256: r.sha256 })
           else p?.reject(storeFailed(r.error))
         }
       } else if (msg.type === 'saved') {
         const p = waiting.get(msg.reqId)
         waiting.delete(msg.reqId)
         if (msg.error) p?.reject(storeFailed(msg.error))
-        else p?.resolve(0)
+        else p?.resolve({ seq: 0, sha256: '' })
       }
     })
     // A dead writer fails what it held (the senders get 451 and retry); the next write starts a new one.
@@ -108,7 +113,7 @@ export function createThreadWriter(path: string): Writer {
     saveSummaries(items) {
       if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
       const reqId = nextId++
-      return new Promise<number>((resolve, reject) => {
+      return new Promise<Inserted>((resolve, reject) => {
         waiting.set(reqId, { resolve, reject })
         send({ type: 'summaries', reqId, items })
       }).then(() => undefined)

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { createHash } from 'node:crypto'
 import { ipToBigInt } from '../config/index.js'
 import type { Envelope, MessageSummary } from './types.js'
 
@@ -9,10 +10,11 @@ export interface InsertRequest {
   id: string
   raw: Uint8Array
   env: Envelope
-  sha256: string
 }
 
-export type InsertResult = { seq: number } | { error: string }
+// The SHA-256 is taken here, in the writer thread: for a 50 MiB message it is ~150 ms of CPU that
+// must not stall every other SMTP session on the main thread.
+export type InsertResult = { seq: number; sha256: string } | { error: string }
 
 export interface SummaryItem {
   seq: number
@@ -56,8 +58,9 @@ export function createWrites(db: Database.Database): Writes {
     return stmt.tagId.get(name) as number
   }
 
-  function insertOne(r: InsertRequest): number {
+  function insertOne(r: InsertRequest): { seq: number; sha256: string } {
     const env = r.env
+    const sha256 = createHash('sha256').update(r.raw).digest('hex')
     const ip4 = ipToBigInt(env.clientIp)
     const info = stmt.insertMessage.run({
       id: r.id,
@@ -78,7 +81,7 @@ export function createWrites(db: Database.Database): Writes {
       mailFromParams: JSON.stringify(env.mailFromParams),
       rcptCount: env.rcptTo.length,
       size: r.raw.length,
-      sha256: r.sha256,
+      sha256,
       connectionId: env.connectionId,
       transaction: env.transaction,
       pregreet: env.pregreet ? 1 : 0,
@@ -87,7 +90,7 @@ export function createWrites(db: Database.Database): Writes {
     stmt.insertRaw.run(seq, Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength))
     env.rcptTo.forEach((rc, pos) => stmt.insertRcpt.run(seq, pos, rc.address, JSON.stringify(rc.params)))
     for (const tag of env.tags) stmt.tagLink.run(seq, tagIdFor(tag))
-    return seq
+    return { seq, sha256 }
   }
 
   const commitBatch = db.transaction((batch: InsertRequest[]) => batch.map(insertOne))
@@ -129,11 +132,11 @@ export function createWrites(db: Database.Database): Writes {
   return {
     insertBatch(batch) {
       try {
-        return commitBatch(batch).map((seq) => ({ seq }))
+        return commitBatch(batch)
       } catch {
         return batch.map((r) => {
           try {
-            return { seq: commitSingle(r) }
+            return commitSingle(r)
           } catch (err) {
             return { error: (err as Error).message }
           }

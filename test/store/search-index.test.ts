@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMessageStore, type Envelope, type MessageStore, type MessageSummary } from '../../src/store/index.js'
-import { makeEnvelope } from '../helpers/fixtures.js'
+import { blankSummary, makeEnvelope } from '../helpers/fixtures.js'
 
 // The trigram index, the index-driven list order and the trigger-kept counters must give exactly
 // what the plain queries give: these compare the store against the same rules applied in JS.
@@ -8,23 +8,11 @@ import { makeEnvelope } from '../helpers/fixtures.js'
 const T0 = Date.parse('2026-03-10T12:00:00Z')
 
 const summary = (over: Partial<MessageSummary>): MessageSummary => ({
-  parseError: null,
+  ...blankSummary(),
   subject: 'hello',
   from: { Name: 'Someone', Address: 'someone@example.test' },
   to: [{ Name: '', Address: 'trap@example.test' }],
-  cc: [],
-  bcc: [],
-  replyTo: [],
-  date: null,
-  messageId: '',
-  returnPath: '',
-  snippet: '',
-  attachments: 0,
   bodyText: 'text',
-  kind: 'message',
-  auth: null,
-  analysis: null,
-  tags: [],
   ...over,
 })
 
