@@ -68,7 +68,7 @@ export function withAttachment(opts: { from: string; to: string; subject: string
 }
 
 /** An RFC 3464 delivery status notification (backscatter), sent with the null sender. */
-export function bounceMessage(opts: { to: string; failed: string }): Buffer {
+export function bounceMessage(opts: { to: string; failed: string; originIp?: string; subject?: string }): Buffer {
   const b = 'b3_report_boundary'
   return crlf([
     'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>',
@@ -102,8 +102,8 @@ export function bounceMessage(opts: { to: string; failed: string }): Buffer {
     '',
     `From: ${opts.to}`,
     `To: ${opts.failed}`,
-    'Subject: Cheap meds, no prescription',
-    'Received: from spammer.example.com (spammer.example.com [198.51.100.23]) by relay.example.org',
+    `Subject: ${opts.subject ?? 'Cheap meds, no prescription'}`,
+    `Received: from spammer.example.com (spammer.example.com [${opts.originIp ?? '198.51.100.23'}]) by relay.example.org`,
     '',
     `--${b}--`,
   ])

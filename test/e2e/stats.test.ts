@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { dotStuff, rawSend, startTestApp, withCrlf, type TestApp } from '../helpers/test-app.js'
 import { CHROMIUM_ARGS, chromiumPath, sendAs, skipBrowserTests } from './browser.js'
-import { plainMessage } from './samples.js'
+import { bounceMessage, plainMessage } from './samples.js'
 
 // The stats and backscatter pages and the abuse-report download, in a real browser against the
 // whole app on loopback. Bounces carry the bounced mail's headers (text/rfc822-headers) with the
@@ -13,42 +13,8 @@ const skip = skipBrowserTests()
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>Cheap & "meds"'
 
-function bounce(n: number, originIp: string, subject: string): Buffer {
-  const b = `b_report_${n}`
-  const lines = [
-    'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>',
-    'To: forged@our.example',
-    'Subject: Undelivered Mail Returned to Sender',
-    `Date: ${new Date().toUTCString()}`,
-    `Message-ID: <bounce.${n}.${Math.random().toString(36).slice(2)}@mx.example.net>`,
-    'MIME-Version: 1.0',
-    `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`,
-    '',
-    `--${b}`,
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    'Your message could not be delivered.',
-    `--${b}`,
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.example.net',
-    '',
-    `Final-Recipient: rfc822; nobody${n}@example.org`,
-    'Action: failed',
-    'Status: 5.1.1',
-    '',
-    `--${b}`,
-    'Content-Type: text/rfc822-headers',
-    '',
-    `Received: from x (x [${originIp}]) by relay.example.org`,
-    'From: forged@our.example',
-    `To: nobody${n}@example.org`,
-    `Subject: ${subject}`,
-    '',
-    `--${b}--`,
-  ]
-  return Buffer.from(lines.join('\r\n') + '\r\n', 'utf8')
-}
+const bounce = (n: number, originIp: string, subject: string): Buffer =>
+  bounceMessage({ to: 'forged@our.example', failed: `nobody${n}@example.org`, originIp, subject })
 
 describe.skipIf(skip)('stats, backscatter and abuse report in Chromium', { timeout: 90_000 }, () => {
   let browser: Browser
