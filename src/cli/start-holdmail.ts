@@ -104,7 +104,7 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
         onStored(message) {
           stats.smtpAccepted++
           stats.smtpAcceptedBytes += message.size
-          events.emit({ type: 'new', message: listItemJson(message) })
+          if (events.hasSubscribers()) events.emit({ type: 'new', message: listItemJson(message) })
           indexer.notify()
         },
       })

@@ -9,6 +9,8 @@ export type StoreEvent =
 
 export interface EventHub {
   emit(event: StoreEvent): void
+  /** Whether anybody listens: callers skip building an event nobody would receive. */
+  hasSubscribers(): boolean
   subscribe(listener: (event: StoreEvent) => void): () => void
 }
 
@@ -18,6 +20,9 @@ export function createEventHub(): EventHub {
   return {
     emit(event) {
       emitter.emit('event', event)
+    },
+    hasSubscribers() {
+      return emitter.listenerCount('event') > 0
     },
     subscribe(listener) {
       emitter.on('event', listener)

@@ -150,24 +150,26 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
           envelope.tags = opts.tagsFor?.(envelope) ?? []
           let message: StoredMessage
           try {
-            message = await opts.store.insert(raw, envelope)
+            message = await opts.store.insert(raw, envelope, { handOver: true })
           } catch (err) {
             log.error({ err, cid: session.id }, 'store failed')
             callback(transientError('Error: local storage failure, try again later'))
             return
           }
-          log.info(
-            {
-              id: message.id,
-              ip: envelope.clientIp,
-              helo: envelope.helo,
-              tls: envelope.tls?.protocol ?? null,
-              bytes: raw.length,
-              from: envelope.mailFrom,
-              rcpts: envelope.rcptTo.map((r) => r.address),
-            },
-            'stored',
-          )
+          if (log.isLevelEnabled('info')) {
+            log.info(
+              {
+                id: message.id,
+                ip: envelope.clientIp,
+                helo: envelope.helo,
+                tls: envelope.tls?.protocol ?? null,
+                bytes: message.size, // raw itself may have been handed over to the writer thread
+                from: envelope.mailFrom,
+                rcpts: envelope.rcptTo.map((r) => r.address),
+              },
+              'stored',
+            )
+          }
           opts.onStored?.(message)
           callback(null, `Ok: queued as ${message.id}`)
         })

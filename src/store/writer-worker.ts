@@ -8,7 +8,7 @@ import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
 // with the load.
 
 export type WriterRequest =
-  | { type: 'insert'; reqId: number; req: InsertRequest }
+  | { type: 'insert'; items: { reqId: number; req: InsertRequest }[] }
   | { type: 'summaries'; reqId: number; items: SummaryItem[] }
   | { type: 'close' }
 
@@ -38,7 +38,7 @@ function flush(): void {
 port.on('message', (msg: WriterRequest) => {
   switch (msg.type) {
     case 'insert':
-      pending.push({ reqId: msg.reqId, req: msg.req })
+      for (const item of msg.items) pending.push(item)
       if (!scheduled) {
         scheduled = true
         setImmediate(flush)

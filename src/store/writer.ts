@@ -6,8 +6,11 @@ import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
 
 /** Where new messages and summaries are written: a writer thread for files, in-process for ':memory:'. */
 export interface Writer {
-  /** Resolves with the row's seq and SHA-256 once the transaction holding it has committed. */
-  insert(req: InsertRequest): Promise<Inserted>
+  /**
+   * Resolves with the row's seq and SHA-256 once the transaction holding it has committed. With
+   * `handOver`, req.raw's memory may be moved to the writer thread rather than copied.
+   */
+  insert(req: InsertRequest, handOver?: boolean): Promise<Inserted>
   saveSummaries(items: SummaryItem[]): Promise<void>
   close(): Promise<void>
 }
@@ -96,18 +99,35 @@ export function createThreadWriter(path: string): Writer {
     return w
   }
 
-  function send(msg: WriterRequest): void {
+  function send(msg: WriterRequest, transfer: ArrayBuffer[] = []): void {
     worker ??= start()
-    worker.postMessage(msg)
+    worker.postMessage(msg, transfer)
+  }
+
+  // Inserts of one event-loop turn go over in one message: one wake-up of the writer thread per
+  // turn rather than per message. A buffer that owns its whole ArrayBuffer is moved, not copied.
+  let outbox: { reqId: number; req: InsertRequest }[] = []
+  let transfer: ArrayBuffer[] = []
+  const postInserts = (): void => {
+    const items = outbox
+    const moved = transfer
+    outbox = []
+    transfer = []
+    send({ type: 'insert', items }, moved)
   }
 
   return {
-    insert(req) {
+    insert(req, handOver = false) {
       if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
       const reqId = nextId++
       return new Promise((resolve, reject) => {
         waiting.set(reqId, { resolve, reject })
-        send({ type: 'insert', reqId, req })
+        if (outbox.length === 0) setImmediate(postInserts)
+        outbox.push({ reqId, req })
+        const ab = req.raw.buffer
+        if (handOver && ab instanceof ArrayBuffer && req.raw.byteOffset === 0 && req.raw.byteLength === ab.byteLength && !transfer.includes(ab)) {
+          transfer.push(ab)
+        }
       })
     },
     saveSummaries(items) {
@@ -120,6 +140,7 @@ export function createThreadWriter(path: string): Writer {
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        if (outbox.length) postInserts()
         const w = worker
         if (!w) return resolve()
         w.once('exit', () => resolve())
