@@ -19,6 +19,10 @@ export type WriterReply =
 
 const port = parentPort!
 const db = openDatabase((workerData as { path: string }).path, { migrate: false })
+// This connection only inserts rows whose parents it wrote itself in the same transaction, or
+// updates rows it checked exist: the foreign-key lookups would prove nothing and cost ~10 % of a
+// commit. Deletes (and their cascades) run on the main connection, where the keys stay enforced.
+db.pragma('foreign_keys = OFF')
 const writes = createWrites(db)
 let pending: { reqId: number; req: InsertRequest }[] = []
 let scheduled = false

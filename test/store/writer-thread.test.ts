@@ -63,6 +63,19 @@ describe('message IDs', () => {
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9]{20}$/)
     expect(new Set(ids).size).toBe(ids.length)
     // every alphabet symbol turns up (a pool bug tends to repeat or skip bytes)
-    expect(new Set(ids.join('')).size).toBe(62)
+    expect(new Set(ids.map((id) => id.slice(7)).join('')).size).toBe(62)
+  })
+
+  it('sort by receive time, so new ones append to the index', () => {
+    const times = [0, 1, 61, 62, 1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000, Date.UTC(2080, 0, 1)]
+    const ids = times.map((t) => newMessageId(t))
+    expect([...ids].sort()).toEqual(ids)
+    expect(ids[0]!.slice(0, 7)).toBe('0000000')
+    expect(ids[2]!.slice(0, 7)).toBe('000000z')
+    expect(ids[3]!.slice(0, 7)).toBe('0000010')
+    // same millisecond: same prefix, different IDs
+    const a = newMessageId(1_700_000_000_000)
+    expect(a.slice(0, 7)).toBe(ids[4]!.slice(0, 7))
+    expect(a).not.toBe(ids[4])
   })
 })
