@@ -5,13 +5,15 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js'
 import { inAnyCidr, type Cidr } from '../config/index.js'
 
 // A small subclass of smtp-server (pinned to an exact version in package.json because it
-// overrides three internals) that changes what a capture MTA needs changed:
+// overrides a few internals) that changes what a capture MTA needs changed:
 // 1. the greeting delay: smtp-server always waits 100 ms before the 220 to catch early talkers,
 //    which caps a connection-per-message client at 10 messages/s. Here it is an option, 0 by
 //    default; with a delay, bytes that arrive before the greeting are kept and processed after it
 //    (postscreen's "ignore" action) and the session is marked pregreet, a spam signal.
 // 2. XCLIENT/XFORWARD trust by CIDR (smtp-server only matches exact addresses).
 // 3. the DATA reply carries 2.0.0, as DESIGN.md's contract says, instead of 2.6.0.
+// 4. optionally, the replies of one tick leave in one write (a pipelined MAIL/RCPT/DATA group got
+//    three 4-byte-ish segments, each a syscall and a wake-up of the client).
 
 export interface CaptureSession extends SMTPServerSession {
   pregreet?: boolean
@@ -21,11 +23,14 @@ export interface CaptureSession extends SMTPServerSession {
 
 export interface CaptureServerOptions extends SMTPServerOptions {
   greetDelayMs: number
+  /** Write the replies of one tick with one syscall (socket cork until the next tick). */
+  coalesceReplies?: boolean
   trustedRelays: readonly Cidr[]
 }
 
 class CaptureConnection extends SMTPConnection {
   private pregreet = false
+  private corked = false
   private readonly peerAddress: string
   private readonly peerPort: number
 
@@ -84,6 +89,16 @@ class CaptureConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    const socket = this._socket
+    if (this.capture.coalesceReplies && !this.corked && !socket.destroyed) {
+      // Replies produced in one tick (a pipelined MAIL/RCPT/DATA group) leave in one segment.
+      this.corked = true
+      socket.cork()
+      process.nextTick(() => {
+        this.corked = false
+        socket.uncork()
+      })
+    }
     super.send(code, data, context === 'DATA_OK' ? undefined : context)
   }
 }
@@ -91,11 +106,13 @@ class CaptureConnection extends SMTPConnection {
 export class CaptureServer extends SMTPServer {
   readonly greetDelayMs: number
   readonly trustedRelays: readonly Cidr[]
+  readonly coalesceReplies: boolean
 
   constructor(options: CaptureServerOptions) {
     const trusted = options.trustedRelays.length > 0
     super({ ...options, useXClient: trusted, useXForward: trusted })
     this.greetDelayMs = options.greetDelayMs
+    this.coalesceReplies = options.coalesceReplies === true
     this.trustedRelays = options.trustedRelays
   }
 

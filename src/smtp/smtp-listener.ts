@@ -132,6 +132,19 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
     logger: false,
     greetDelayMs: opts.greetDelayMs,
     trustedRelays: opts.trustedRelays,
+    coalesceReplies: true,
+    // Every sender, recipient and client is accepted, so say so at once: smtp-server's defaults
+    // answer on the next event-loop turn, which made a pipelined MAIL/RCPT/DATA group take three
+    // turns (each behind every other session's I/O) before the 354.
+    onConnect(_session, callback) {
+      callback()
+    },
+    onMailFrom(_address, _session, callback) {
+      callback()
+    },
+    onRcptTo(_address, _session, callback) {
+      callback()
+    },
     onAuth(auth, _session, callback) {
       // Any credentials are accepted: a capture MTA records who claimed to be whom.
       callback(null, { user: auth.username ?? '' })
