@@ -26,8 +26,11 @@ function applyMigrations(db: Database.Database): void {
   }
 }
 
-/** One connection with holdmail's settings; only the first opener (the main thread) migrates. */
-export function openDatabase(path: string, opts: { migrate: boolean }): Database.Database {
+/**
+ * One connection with holdmail's settings; only the first opener (the main thread) migrates.
+ * `cacheKiB` overrides the page cache size (the writer thread, which only appends, needs little).
+ */
+export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: number }): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   let db: Database.Database
   try {
@@ -41,7 +44,7 @@ export function openDatabase(path: string, opts: { migrate: boolean }): Database
   db.pragma('synchronous = FULL')
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 5000')
-  db.pragma(`cache_size = -${CACHE_KIB}`)
+  db.pragma(`cache_size = -${opts.cacheKiB ?? CACHE_KIB}`)
   db.function('ip_in_cidr', { deterministic: true }, (ip: unknown, cidr: unknown) => {
     const c = typeof cidr === 'string' ? parseCidr(cidr) : null
     return c && typeof ip === 'string' && cidrContains(c, ip) ? 1 : 0
