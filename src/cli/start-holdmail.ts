@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { parseRoutes, tagsForRoutes, type Config, type RouteRule } from '../config/index.js'
 import { buildHttpApp, createEventHub, listItemJson, type EventHub } from '../http/index.js'
-import { createIndexer, type Analyser, type Indexer } from '../mail/index.js'
+import { createIndexer, createThreadIndexer, type Analyser, type Indexer } from '../mail/index.js'
 import { contentAnalyser, createAuthAnalyser } from '../mail/analysis/index.js'
 import { createSmtpListener, loadTlsMaterial, type SmtpListener } from '../smtp/index.js'
 import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
@@ -43,15 +43,15 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
   const store = createMessageStore(config.dbPath)
   const events = createEventHub()
   const stats = { smtpAccepted: 0, smtpAcceptedBytes: 0, smtpRejected: 0 }
-  const indexer = createIndexer({
-    store,
-    analysers: opts.analysers ?? [
-      contentAnalyser,
-      createAuthAnalyser({ enabled: config.authChecks, dnsServer: config.dnsServer, trustedRelays: config.trustedRelays }),
-    ],
-    onIndexed: (ids) => events.emit({ type: 'indexed', ids }),
-    onError: (err, id) => logger.warn({ err, id }, 'analysis failed'),
-  })
+  const auth = { enabled: config.authChecks, dnsServer: config.dnsServer, trustedRelays: config.trustedRelays }
+  const onIndexed = (ids: string[]): void => events.emit({ type: 'indexed', ids })
+  const onError = (err: unknown, id: string): void => logger.warn({ err, id }, 'analysis failed')
+  // A database file is indexed in a thread of its own; ':memory:' is private to this thread's
+  // connection, and analysers passed in as functions cannot cross threads.
+  const indexer =
+    config.dbPath !== ':memory:' && !opts.analysers
+      ? createThreadIndexer({ store, auth, onIndexed, onError })
+      : createIndexer({ store, analysers: opts.analysers ?? [contentAnalyser, createAuthAnalyser(auth)], onIndexed, onError })
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()]
   try {
     const tls = await loadTlsMaterial(config.tls, config.dbPath, config.hostname)

@@ -4,4 +4,5 @@
 export { summarize, parseMail, toAddresses, snippetOf } from './summary.js'
 export { readHeaders, headerEnd, type HeaderLine } from './headers.js'
 export { createIndexer, type Indexer, type Analyser } from './indexer.js'
+export { createThreadIndexer, type ThreadIndexerOptions } from './index-thread.js'
 export { parseDetail, type MessageDetail, type PartInfo } from './message-detail.js'

@@ -31,12 +31,15 @@ const BURST_MSGS_PER_S = 300
 const BUSY_DUTY = 0.25
 const MAX_PAUSE_MS = 500
 
+/** One round of indexing: how many messages it took from the store (0: nothing left). */
+export type IndexRound = () => Promise<number>
+
 /**
- * Parses committed messages off the accept path, in batches, oldest first; also picks up
- * whatever a crash left unindexed, since it works from the store rather than from a queue.
+ * Runs index rounds until the store has nothing unindexed, again whenever told that mail arrived.
+ * With `throttle`, a round that ran during a burst is followed by a pause, so that indexing on the
+ * SMTP thread takes at most BUSY_DUTY of it.
  */
-export function createIndexer(opts: IndexerOptions): Indexer {
-  const { store, analysers = [], batchSize = DEFAULT_BATCH } = opts
+export function createIndexLoop(round: IndexRound, opts: { throttle: boolean; onError?: (err: unknown, id: string) => void }): Indexer {
   let running: Promise<void> | null = null
   let again = false
   let stopped = false
@@ -54,39 +57,15 @@ export function createIndexer(opts: IndexerOptions): Indexer {
     return Math.max(arrivals, previousArrivals) > BURST_MSGS_PER_S
   }
 
-  async function runBatch(): Promise<number> {
-    const items = store.unindexed(batchSize)
-    const done: { seq: number; summary: MessageSummary }[] = []
-    for (const item of items) {
-      const summary = await summarize(item.raw, item.envelope)
-      for (const analyse of analysers) {
-        try {
-          await analyse(item.raw, item.envelope, summary)
-        } catch (err) {
-          opts.onError?.(err, item.id)
-        }
-      }
-      done.push({ seq: item.seq, summary })
-      // yield between messages so SMTP sessions keep their latency while a backlog is indexed
-      await new Promise((r) => setImmediate(r))
-      if (stopped) break
-    }
-    if (done.length && !stopped) {
-      await store.saveSummaries(done)
-      opts.onIndexed?.(items.filter((i) => done.some((d) => d.seq === i.seq)).map((i) => i.id))
-    }
-    return items.length
-  }
-
   async function loop(): Promise<void> {
     try {
       do {
         again = false
         for (;;) {
           const started = Date.now()
-          if (stopped || (await runBatch()) === 0) break
+          if (stopped || (await round()) === 0) break
           const took = Date.now() - started
-          if (inBurst()) {
+          if (opts.throttle && inBurst()) {
             const pause = Math.min(MAX_PAUSE_MS, (took * (1 - BUSY_DUTY)) / BUSY_DUTY)
             await new Promise((r) => setTimeout(r, pause))
           }
@@ -123,4 +102,56 @@ export function createIndexer(opts: IndexerOptions): Indexer {
     },
   }
   return indexer
+}
+
+/** Summary and analysis of one message; analyser failures are reported and do not stop the others. */
+export async function indexOne(
+  item: { id: string; raw: Buffer; envelope: Envelope },
+  analysers: readonly Analyser[],
+  onError?: (err: unknown, id: string) => void,
+): Promise<MessageSummary> {
+  const summary = await summarize(item.raw, item.envelope)
+  for (const analyse of analysers) {
+    try {
+      await analyse(item.raw, item.envelope, summary)
+    } catch (err) {
+      onError?.(err, item.id)
+    }
+  }
+  return summary
+}
+
+/**
+ * Parses committed messages off the accept path, in batches, oldest first, on the calling thread
+ * (used for ':memory:' databases and for custom analysers); also picks up whatever a crash left
+ * unindexed, since it works from the store rather than from a queue.
+ */
+export function createIndexer(opts: IndexerOptions): Indexer {
+  const { store, analysers = [], batchSize = DEFAULT_BATCH } = opts
+  let stopped = false
+  async function round(): Promise<number> {
+    const items = store.unindexed(batchSize)
+    const done: { seq: number; summary: MessageSummary }[] = []
+    const ids: string[] = []
+    for (const item of items) {
+      done.push({ seq: item.seq, summary: await indexOne(item, analysers, opts.onError) })
+      ids.push(item.id)
+      // yield between messages so SMTP sessions keep their latency while a backlog is indexed
+      await new Promise((r) => setImmediate(r))
+      if (stopped) break
+    }
+    if (done.length && !stopped) {
+      await store.saveSummaries(done)
+      opts.onIndexed?.(ids)
+    }
+    return items.length
+  }
+  const loop = createIndexLoop(round, { throttle: true, onError: opts.onError })
+  return {
+    ...loop,
+    async stop() {
+      stopped = true
+      await loop.stop()
+    },
+  }
 }

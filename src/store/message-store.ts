@@ -170,8 +170,12 @@ const EXPORT_PAGE_BYTES = 32 * 1024 * 1024
 // Full-text hits a list reads at least, newest seq first (see listByIndex).
 const LIST_SCAN_ROWS = 200
 
-export function createMessageStore(path: string): MessageStore {
-  const db = openDatabase(path, { migrate: true })
+/**
+ * The store on one connection. Other threads that open the same file (the indexer) pass
+ * `migrate: false` (the main thread migrated it) and a smaller cache.
+ */
+export function createMessageStore(path: string, opts: { cacheKiB?: number; migrate?: boolean } = {}): MessageStore {
+  const db = openDatabase(path, { migrate: opts.migrate ?? true, ...(opts.cacheKiB !== undefined ? { cacheKiB: opts.cacheKiB } : {}) })
   // New messages and summaries go to a writer thread, so no fsync ever blocks an SMTP session; an
   // in-memory database is private to its connection, so ':memory:' writes in-process.
   const writer: Writer =

@@ -1,0 +1,123 @@
+import { Worker } from 'node:worker_threads'
+import type { MessageStore, MessageSummary } from '../store/index.js'
+import type { AuthAnalyserOptions } from './analysis/index.js'
+import { createIndexLoop, type Indexer } from './indexer.js'
+import type { IndexReply, IndexRequest, IndexWorkerData } from './index-worker.js'
+
+export interface ThreadIndexerOptions {
+  store: MessageStore
+  auth: AuthAnalyserOptions
+  onIndexed?: (ids: string[]) => void
+  onError?: (err: unknown, id: string) => void
+  batchSize?: number
+}
+
+const DEFAULT_BATCH = 50
+
+/** What a message gets when the indexer thread died on it: stored and served raw, marked unparsed. */
+function crashedSummary(error: string): MessageSummary {
+  return {
+    parseError: error,
+    subject: '',
+    from: null,
+    to: [],
+    cc: [],
+    bcc: [],
+    replyTo: [],
+    date: null,
+    messageId: '',
+    returnPath: '',
+    snippet: '',
+    attachments: 0,
+    bodyText: '',
+    kind: 'message',
+    auth: null,
+    analysis: null,
+    tags: [],
+  }
+}
+
+/**
+ * The indexer for a database file: parsing and analysis run in a worker thread at a lower
+ * priority; this thread only asks for rounds and saves what comes back through the store's writer.
+ * A thread that dies (an exception a parser threw outside any promise, say) takes only the message
+ * it was on with it: that one is marked unparsed, and the next round starts a new thread. Running
+ * out of heap is not covered: V8 then aborts the whole process, as it did with indexing in-process.
+ */
+export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
+  const { store, batchSize = DEFAULT_BATCH } = opts
+  const ts = import.meta.url.endsWith('.ts')
+  const entry = new URL(`./index-worker.${ts ? 'ts' : 'js'}`, import.meta.url).href
+  const boot = new URL('../store/worker-boot.mjs', import.meta.url)
+  let worker: Worker | null = null
+  let stopping = false
+  let current: { seq: number; id: string } | null = null
+  let waiting: { resolve: (items: { seq: number; id: string; summary: MessageSummary }[]) => void; reject: (err: Error) => void } | null = null
+
+  function start(): Worker {
+    const w = new Worker(boot, { workerData: { entry, path: store.path, auth: opts.auth } satisfies IndexWorkerData })
+    w.unref()
+    w.on('message', (msg: IndexReply) => {
+      if (msg.type === 'start') current = { seq: msg.seq, id: msg.id }
+      else if (msg.type === 'error') opts.onError?.(new Error(msg.message), msg.id)
+      else if (msg.type === 'round') {
+        current = null
+        const p = waiting
+        waiting = null
+        p?.resolve(msg.items)
+      }
+    })
+    const died = (err: Error): void => {
+      if (worker === w) worker = null
+      const p = waiting
+      waiting = null
+      p?.reject(err)
+    }
+    w.on('error', died)
+    w.on('exit', (code) => died(new Error(`indexer thread exited with code ${code}`)))
+    return w
+  }
+
+  async function round(): Promise<number> {
+    worker ??= start()
+    const w = worker
+    let items: { seq: number; id: string; summary: MessageSummary }[]
+    try {
+      items = await new Promise((resolve, reject) => {
+        waiting = { resolve, reject }
+        w.postMessage({ type: 'round', limit: batchSize } satisfies IndexRequest)
+      })
+    } catch (err) {
+      const victim = current
+      current = null
+      if (!victim || stopping) throw err
+      opts.onError?.(err, victim.id)
+      await store.saveSummaries([{ seq: victim.seq, summary: crashedSummary(`indexer failed on this message: ${(err as Error).message}`) }])
+      opts.onIndexed?.([victim.id])
+      return 1
+    }
+    if (items.length === 0) return 0
+    await store.saveSummaries(items.map((i) => ({ seq: i.seq, summary: i.summary })))
+    opts.onIndexed?.(items.map((i) => i.id))
+    return items.length
+  }
+
+  const loop = createIndexLoop(round, { throttle: true, onError: opts.onError })
+  return {
+    ...loop,
+    async stop() {
+      stopping = true
+      await loop.stop()
+      const w = worker
+      worker = null
+      if (!w || w.threadId === -1) return // none, or already gone
+      await new Promise<void>((resolve) => {
+        w.once('exit', () => resolve())
+        w.on('message', (msg: IndexReply) => {
+          if (msg.type === 'closed') void w.terminate()
+        })
+        w.postMessage({ type: 'close' } satisfies IndexRequest)
+      })
+    },
+  }
+}
