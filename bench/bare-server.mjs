@@ -1,6 +1,9 @@
 // The baseline for the ingest benchmark: the same smtp-server package through holdmail's
 // CaptureServer subclass (so the 100 ms greeting delay is bypassed the same way), with an onData
 // that drains the stream and discards it. Runs in its own process, like holdmail, for fairness.
+// Otherwise it is smtp-server as shipped: its own MAIL/RCPT/connect handlers (which answer on the
+// next event-loop turn) and one write per reply. holdmail's listener answers those at once and
+// corks the replies of a tick into one write; that is part of what holdmail is, not of the baseline.
 // Prints "bare SMTP listening on HOST:PORT".
 import { CaptureServer } from '../dist/smtp/capture-server.js'
 

@@ -55,7 +55,12 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
   let waiting: { resolve: (items: { seq: number; id: string; summary: MessageSummary }[]) => void; reject: (err: Error) => void } | null = null
 
   function start(): Worker {
-    const w = new Worker(boot, { workerData: { entry, path: store.path, auth: opts.auth } satisfies IndexWorkerData })
+    const w = new Worker(boot, {
+      workerData: { entry, path: store.path, auth: opts.auth } satisfies IndexWorkerData,
+      // A 4 MiB young generation (V8's default here is several times that): parsing makes much
+      // short-lived garbage, and the bench measured ~30-50 MiB less RSS after 40 000 messages.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    })
     w.unref()
     w.on('message', (msg: IndexReply) => {
       if (msg.type === 'start') current = { seq: msg.seq, id: msg.id }
