@@ -28,7 +28,7 @@ const DEFAULT_BATCH = 50
 // it; at a steady, moderate rate it keeps up instead (the bench measured lag growing without bound
 // at 200 msg/s when every arrival throttled it).
 const BURST_MSGS_PER_S = 300
-const BUSY_DUTY = 0.25
+export const BUSY_DUTY = 0.25
 const MAX_PAUSE_MS = 500
 
 /** One round of indexing: how many messages it took from the store (0: nothing left). */
@@ -36,10 +36,10 @@ export type IndexRound = () => Promise<number>
 
 /**
  * Runs index rounds until the store has nothing unindexed, again whenever told that mail arrived.
- * With `throttle`, a round that ran during a burst is followed by a pause, so that indexing on the
- * SMTP thread takes at most BUSY_DUTY of it.
+ * During a burst each round is followed by a pause, so that indexing takes at most `busyDuty` of
+ * the time (1: no pause).
  */
-export function createIndexLoop(round: IndexRound, opts: { throttle: boolean; onError?: (err: unknown, id: string) => void }): Indexer {
+export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onError?: (err: unknown, id: string) => void }): Indexer {
   let running: Promise<void> | null = null
   let again = false
   let stopped = false
@@ -65,8 +65,8 @@ export function createIndexLoop(round: IndexRound, opts: { throttle: boolean; on
           const started = Date.now()
           if (stopped || (await round()) === 0) break
           const took = Date.now() - started
-          if (opts.throttle && inBurst()) {
-            const pause = Math.min(MAX_PAUSE_MS, (took * (1 - BUSY_DUTY)) / BUSY_DUTY)
+          if (opts.busyDuty < 1 && inBurst()) {
+            const pause = Math.min(MAX_PAUSE_MS, (took * (1 - opts.busyDuty)) / opts.busyDuty)
             await new Promise((r) => setTimeout(r, pause))
           }
         }
@@ -146,7 +146,7 @@ export function createIndexer(opts: IndexerOptions): Indexer {
     }
     return items.length
   }
-  const loop = createIndexLoop(round, { throttle: true, onError: opts.onError })
+  const loop = createIndexLoop(round, { busyDuty: BUSY_DUTY, onError: opts.onError })
   return {
     ...loop,
     async stop() {
