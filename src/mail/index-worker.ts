@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { createMessageStore } from '../store/index.js'
 import { contentAnalyser, createAuthAnalyser, type AuthAnalyserOptions } from './analysis/index.js'
 import { indexOne } from './indexer.js'
+import { createMemoryReleaser } from './release-memory.js'
 import type { MessageSummary } from '../store/index.js'
 
 // The indexer thread: reads unindexed messages through its own connection, parses and analyses
@@ -41,6 +42,7 @@ try {
 const store = createMessageStore(data.path, { cacheKiB: 2048, migrate: false })
 const analysers = [contentAnalyser, createAuthAnalyser(data.auth)]
 const post = (msg: IndexReply): void => port.postMessage(msg)
+const memory = createMemoryReleaser()
 
 port.on('message', (msg: IndexRequest) => {
   if (msg.type === 'close') {
@@ -52,6 +54,8 @@ port.on('message', (msg: IndexRequest) => {
   }
   void (async () => {
     const items = store.unindexed(msg.limit)
+    if (items.length === 0) memory.drained() // a backlog is done: give this thread's garbage back
+    memory.indexed(items.length)
     const out: { seq: number; id: string; summary: MessageSummary }[] = []
     for (const item of items) {
       post({ type: 'start', seq: item.seq, id: item.id })

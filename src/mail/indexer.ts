@@ -1,4 +1,5 @@
 import type { MessageStore, MessageSummary, Envelope } from '../store/index.js'
+import { createMemoryReleaser } from './release-memory.js'
 import { summarize } from './summary.js'
 
 /** Content analysis run after commit: fills kind, auth, analysis and content tags of a summary. */
@@ -40,6 +41,7 @@ export type IndexRound = () => Promise<number>
  * the time (1: no pause).
  */
 export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onError?: (err: unknown, id: string) => void }): Indexer {
+  const memory = createMemoryReleaser()
   let running: Promise<void> | null = null
   let again = false
   let stopped = false
@@ -63,7 +65,9 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
         again = false
         for (;;) {
           const started = Date.now()
-          if (stopped || (await round()) === 0) break
+          const n = stopped ? 0 : await round()
+          if (n === 0) break
+          memory.indexed(n)
           const took = Date.now() - started
           if (opts.busyDuty < 1 && inBurst()) {
             const pause = Math.min(MAX_PAUSE_MS, (took * (1 - opts.busyDuty)) / opts.busyDuty)
@@ -71,6 +75,7 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
           }
         }
       } while (again && !stopped)
+      if (!stopped) memory.drained()
     } catch (err) {
       // The database was busy or closed: the rows stay unindexed and the next notify retries them.
       opts.onError?.(err, '')
