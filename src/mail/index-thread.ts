@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads'
 import type { MessageStore, MessageSummary } from '../store/index.js'
 import type { AuthAnalyserOptions } from './analysis/index.js'
 import { createIndexLoop, type Indexer } from './indexer.js'
+import { emptySummary } from './summary.js'
 import type { IndexReply, IndexRequest, IndexWorkerData } from './index-worker.js'
 
 export interface ThreadIndexerOptions {
@@ -17,29 +18,6 @@ const DEFAULT_BATCH = 50
 // thread, but its summaries (FTS inserts) queue in the same writer as new mail: at 25 % the bench
 // measured ingest with SPF/DKIM/DMARC on at 74 % of the rate with them off, at 10 % at 98 %.
 const THREAD_BUSY_DUTY = 0.1
-
-/** What a message gets when the indexer thread died on it: stored and served raw, marked unparsed. */
-function crashedSummary(error: string): MessageSummary {
-  return {
-    parseError: error,
-    subject: '',
-    from: null,
-    to: [],
-    cc: [],
-    bcc: [],
-    replyTo: [],
-    date: null,
-    messageId: '',
-    returnPath: '',
-    snippet: '',
-    attachments: 0,
-    bodyText: '',
-    kind: 'message',
-    auth: null,
-    analysis: null,
-    tags: [],
-  }
-}
 
 /**
  * The indexer for a database file: parsing and analysis run in a worker thread at a lower
@@ -101,7 +79,7 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
       current = null
       if (!victim || stopping) throw err
       opts.onError?.(err, victim.id)
-      await store.saveSummaries([{ seq: victim.seq, summary: crashedSummary(`indexer failed on this message: ${(err as Error).message}`) }])
+      await store.saveSummaries([{ seq: victim.seq, summary: emptySummary(`indexer failed on this message: ${(err as Error).message}`) }])
       opts.onIndexed?.([victim.id])
       return 1
     }

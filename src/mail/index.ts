@@ -1,7 +1,7 @@
 // Owns everything derived from message bytes: header reading, mailparser summaries and full parses,
 // and the indexer that runs them after commit. Must not import smtp-server or Fastify, and never
 // changes the stored bytes.
-export { summarize, parseMail, toAddresses, snippetOf } from './summary.js'
+export { summarize, parseMail, toAddresses, snippetOf, emptySummary } from './summary.js'
 export { readHeaders, headerEnd, type HeaderLine } from './headers.js'
 export { createIndexer, type Indexer, type Analyser } from './indexer.js'
 export { createThreadIndexer, type ThreadIndexerOptions } from './index-thread.js'

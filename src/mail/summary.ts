@@ -78,19 +78,18 @@ export async function summarize(raw: Buffer, envelope: Envelope): Promise<Messag
   }
 }
 
-function fallbackSummary(raw: Buffer, envelope: Envelope, error: string): MessageSummary {
-  const headers = readHeaders(raw)
-  const first = (name: string): string => headers.find((h) => h.name.toLowerCase() === name)?.value ?? ''
+/** A summary with nothing in it: the base of the fallbacks below and of a message nothing could index. */
+export function emptySummary(parseError: string | null): MessageSummary {
   return {
-    parseError: error,
-    subject: first('subject'),
-    from: first('from') ? { Name: '', Address: first('from') } : null,
+    parseError,
+    subject: '',
+    from: null,
     to: [],
     cc: [],
-    bcc: envelope.rcptTo.map((r) => ({ Name: '', Address: r.address })),
+    bcc: [],
     replyTo: [],
     date: null,
-    messageId: first('message-id').replace(/^<|>$/g, ''),
+    messageId: '',
     returnPath: '',
     snippet: '',
     attachments: 0,
@@ -99,5 +98,17 @@ function fallbackSummary(raw: Buffer, envelope: Envelope, error: string): Messag
     auth: null,
     analysis: null,
     tags: [],
+  }
+}
+
+function fallbackSummary(raw: Buffer, envelope: Envelope, error: string): MessageSummary {
+  const headers = readHeaders(raw)
+  const first = (name: string): string => headers.find((h) => h.name.toLowerCase() === name)?.value ?? ''
+  return {
+    ...emptySummary(error),
+    subject: first('subject'),
+    from: first('from') ? { Name: '', Address: first('from') } : null,
+    bcc: envelope.rcptTo.map((r) => ({ Name: '', Address: r.address })),
+    messageId: first('message-id').replace(/^<|>$/g, ''),
   }
 }

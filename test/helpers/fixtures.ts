@@ -1,3 +1,4 @@
+import { emptySummary } from '../../src/mail/index.js'
 import type { Envelope, MessageSummary } from '../../src/store/index.js'
 
 // Envelope and summary builders for tests that talk to the store or analysers directly.
@@ -27,23 +28,5 @@ export function makeEnvelope(over: Partial<Envelope> = {}): Envelope {
 }
 
 export function blankSummary(): MessageSummary {
-  return {
-    parseError: null,
-    subject: '',
-    from: null,
-    to: [],
-    cc: [],
-    bcc: [],
-    replyTo: [],
-    date: null,
-    messageId: '',
-    returnPath: '',
-    snippet: '',
-    attachments: 0,
-    bodyText: '',
-    kind: 'message',
-    auth: null,
-    analysis: null,
-    tags: [],
-  }
+  return emptySummary(null)
 }
