@@ -8,9 +8,9 @@ import { createMemoryReleaser } from './release-memory.js'
 import type { MessageSummary } from '../store/index.js'
 
 // The indexer thread: reads unindexed messages through its own connection, parses and analyses
-// them, and hands the summaries to the main thread, which saves them through the writer. A 50 MiB
-// sample or a slow DNS answer never holds up an SMTP session this way, and its memory churn stays
-// in this thread.
+// them, and hands the summaries to the main thread, which saves them through the writer. Parsing a
+// 50 MiB sample runs beside the SMTP sessions this way, not between their events, and its memory
+// churn stays in this thread.
 
 export interface IndexWorkerData {
   entry: string
