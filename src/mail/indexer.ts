@@ -29,7 +29,7 @@ const DEFAULT_BATCH = 50
 // it; at a steady, moderate rate it keeps up instead (the bench measured lag growing without bound
 // at 200 msg/s when every arrival throttled it).
 const BURST_MSGS_PER_S = 300
-export const BUSY_DUTY = 0.25
+const BUSY_DUTY = 0.25
 const MAX_PAUSE_MS = 500
 
 /** One round of indexing: how many messages it took from the store (0: nothing left). */
