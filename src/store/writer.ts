@@ -104,11 +104,15 @@ export function createThreadWriter(path: string): Writer {
     worker.postMessage(msg, transfer)
   }
 
-  // Inserts of one event-loop turn go over in one message: one wake-up of the writer thread per
-  // turn rather than per message. A buffer that owns its whole ArrayBuffer is moved, not copied.
+  // Inserts made in one go (one socket event, one loop in a caller) travel in one message, posted
+  // as soon as that code returns. Waiting for the end of the event-loop turn (setImmediate) batched
+  // more but held each message ~0.8 ms on a busy SMTP thread: 20 reused connections measured
+  // 2 620-2 700 msg/s that way against 2 960-3 240 posting at once. The writer thread batches what
+  // queues up while it commits anyway. A buffer that owns its whole ArrayBuffer is moved, not copied.
   let outbox: { reqId: number; req: InsertRequest }[] = []
   let transfer: ArrayBuffer[] = []
   const postInserts = (): void => {
+    if (outbox.length === 0) return // close() already sent them
     const items = outbox
     const moved = transfer
     outbox = []
@@ -122,7 +126,7 @@ export function createThreadWriter(path: string): Writer {
       const reqId = nextId++
       return new Promise((resolve, reject) => {
         waiting.set(reqId, { resolve, reject })
-        if (outbox.length === 0) setImmediate(postInserts)
+        if (outbox.length === 0) queueMicrotask(postInserts)
         outbox.push({ reqId, req })
         const ab = req.raw.buffer
         if (handOver && ab instanceof ArrayBuffer && req.raw.byteOffset === 0 && req.raw.byteLength === ab.byteLength && !transfer.includes(ab)) {

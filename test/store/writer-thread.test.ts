@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMessageStore, newMessageId, type MessageStore } from '../../src/store/index.js'
 import { makeEnvelope } from '../helpers/fixtures.js'
 
-// A file database writes through the writer thread: inserts of one event-loop turn travel together,
+// A file database writes through the writer thread: inserts made in one go travel together,
 // and a buffer handed over moves to that thread instead of being copied.
 describe('writer thread', () => {
   let dir: string
@@ -35,7 +35,7 @@ describe('writer thread', () => {
     expect(store.getRaw(c.id)?.equals(copy)).toBe(true)
   })
 
-  it('commits many inserts of one turn, each with its own bytes, order and SHA-256', async () => {
+  it('commits many inserts made in one go, each with its own bytes, order and SHA-256', async () => {
     const bodies = Array.from({ length: 200 }, (_, i) => Buffer.from(`Subject: n${i}\r\n\r\n${'y'.repeat(i * 50)}\r\n`))
     const stored = await Promise.all(bodies.map((b) => store.insert(Buffer.from(b), makeEnvelope(), { handOver: true })))
     expect(new Set(stored.map((m) => m.seq)).size).toBe(200)
