@@ -2,7 +2,8 @@
 // PASS/MISS, and writes the same as JSON to bench/out/last.json.
 //
 //   a) SMTP ingest: holdmail vs a bare smtp-server baseline, 20 connections, reused connections
-//      and a new connection per message; DATA-to-250 latency; holdmail's RSS.
+//      and a new connection per message; DATA-to-250 latency; holdmail's RSS. For reference, the
+//      issue's prototype (bench/prototype-server.mjs) with reused connections, as is and at FULL.
 //   b) HTTP API on a database seeded with BENCH_SEED messages: list, searches, message detail,
 //      mbox export throughput.
 //   c) analysis (issue #4): ingest with SPF/DKIM/DMARC/ARC analysis ON (loopback DNS stub serving a
@@ -221,6 +222,21 @@ async function benchIngest() {
 
     bareReuse = await load(barePort, 'reuse', K.messages, makeBody)
     log(`bare reuse: ${fmt(bareReuse.msgsPerSec)} msg/s`)
+    // Reference: the issue's prototype (bench/prototype-server.mjs), reused connections only, as
+    // shipped (no fsync at commit, see that file) and with synchronous=FULL as holdmail runs.
+    const protoRuns = {}
+    for (const sync of ['default', 'full']) {
+      const protoDb = join(dir, `prototype-${sync}.db`)
+      const proto = await spawnServer(`prototype-${sync}`, [join(HERE, 'prototype-server.mjs'), protoDb, sync], [/listening on [^\s]+:(\d+)/])
+      try {
+        const port = Number(proto.matches[0][1])
+        await load(port, 'reuse', WARMUP_MESSAGES, makeBody)
+        protoRuns[sync] = await load(port, 'reuse', K.messages, makeBody)
+        log(`prototype (synchronous ${sync}) reuse: ${fmt(protoRuns[sync].msgsPerSec)} msg/s`)
+      } finally {
+        await proto.stop()
+      }
+    }
     let cpu0 = cpuMsOf(hm.pid)
     hmReuse = await load(hm.smtpPort, 'reuse', K.messages, makeBody, sent)
     hmReuse.serverCpuPct = (100 * (cpuMsOf(hm.pid) - cpu0)) / (hmReuse.seconds * 1000)
@@ -259,6 +275,9 @@ async function benchIngest() {
     record('ingest', 'reused conns: bare msg/s', bareReuse.msgsPerSec, 'msg/s')
     record('ingest', 'reused conns: holdmail msg/s', hmReuse.msgsPerSec, 'msg/s')
     record('ingest', 'reused conns: holdmail/bare', reuseRatio * 100, '%', '>= 70 %', reuseRatio >= 0.7)
+    record('ingest', "reused conns: issue's prototype, no fsync/bare", (protoRuns.default.msgsPerSec / bareReuse.msgsPerSec) * 100, '%')
+    record('ingest', "reused conns: issue's prototype, FULL/bare", (protoRuns.full.msgsPerSec / bareReuse.msgsPerSec) * 100, '%')
+    record('ingest', "reused conns: holdmail/prototype at FULL", (hmReuse.msgsPerSec / protoRuns.full.msgsPerSec) * 100, '%')
     record('ingest', 'new conn/msg: bare msg/s', bareNew.msgsPerSec, 'msg/s')
     record('ingest', 'new conn/msg: holdmail msg/s', hmNew.msgsPerSec, 'msg/s', '>= 1400', hmNew.msgsPerSec >= 1400)
     record('ingest', 'new conn/msg: holdmail/bare', newRatio * 100, '%')
@@ -273,6 +292,7 @@ async function benchIngest() {
     record('ingest', 'holdmail peak RSS (VmHWM)', memAfterIndex.peakMiB, 'MiB')
     record('ingest', `index catch-up after ${K.messages} reused-conn msgs`, hmReuse.indexCatchUp.seconds, 's')
     details.ingest.bare = { reuse: bareReuse, new: bareNew }
+    details.ingest.prototype = protoRuns
     details.ingest.holdmail = { reuse: hmReuse, new: hmNew }
     details.ingest.dnsQueries = dns.queries()
   } finally {
