@@ -144,6 +144,8 @@ export function seedDatabase(path, count, { log = () => {} } = {}) {
   const tIndex = Date.now()
   for (const ix of indexes) db.exec(ix.sql)
   log(`rebuilt ${indexes.length} indexes in ${((Date.now() - tIndex) / 1000).toFixed(1)} s`)
+  // holdmail's writer keeps message_counts itself (no insert trigger since migration 003).
+  db.exec('UPDATE message_counts SET total = (SELECT count(*) FROM messages), unread = (SELECT count(*) FROM messages WHERE read = 0) WHERE id = 1')
   // No ANALYZE and no FTS 'optimize': holdmail runs neither, so the planner and the index see
   // what a database grown by holdmail itself would give them.
   db.pragma('journal_mode = WAL')

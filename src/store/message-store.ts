@@ -187,7 +187,7 @@ export function createMessageStore(path: string, opts: { cacheKiB?: number; migr
     seqById: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
     rcpts: db.prepare('SELECT address, params FROM recipients WHERE seq = ? ORDER BY pos'),
     raw: db.prepare('SELECT r.raw FROM message_raw r JOIN messages m ON m.seq = r.seq WHERE m.id = ?').pluck(),
-    counts: db.prepare('SELECT total, unread FROM message_counts WHERE id = 1'), // kept by triggers (migration 002)
+    counts: db.prepare('SELECT total, unread FROM message_counts WHERE id = 1'), // kept by the writer on insert, by triggers on delete and read (migrations 002, 003)
     firstSeqSince: db.prepare('SELECT min(seq + 0) FROM messages WHERE received_at >= ?').pluck(),
     unindexedSizes: db.prepare('SELECT seq, size FROM messages WHERE indexed_at IS NULL ORDER BY seq LIMIT ?'),
     unindexedRows: db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
