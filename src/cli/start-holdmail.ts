@@ -14,6 +14,13 @@ const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web'
 const PRUNE_INTERVAL_MS = 60_000
 const ROUTES_POLL_MS = 1000
 const EXTERNAL_POLL_MS = 3000
+// Read-your-writes for the API (see settle below): a request waits at most this long, and only
+// when at most this many messages wait for the indexer (~1-2 ms each in its thread; more than
+// that is a burst, and the UI shows such rows with their envelope until they are indexed). The
+// bound covers a cold indexer thread (loading its modules took over 1 s on a loaded machine) and
+// SPF/DKIM lookups against a slow DNS server.
+const SETTLE_MAX_WAIT_MS = 5000
+const SETTLE_MAX_BACKLOG = 200
 
 export interface RunningHoldmail {
   smtp: AddressInfo
@@ -113,7 +120,16 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       cleanups.push(() => listener.close())
     }
 
-    const app = await buildHttpApp({ config, store, events, logger, startedAt: Date.now(), stats, webRoot: WEB_ROOT })
+    // A client that got its 250 and then reads the API (a developer's test with a Mailpit client)
+    // must see the subject, addresses and search hits of that message, as Mailpit gives them: the
+    // 250 comes before parsing here, so an API request first lets the indexer catch up with what
+    // was committed before it.
+    const settle = async (): Promise<void> => {
+      const backlog = store.unindexedBacklog(SETTLE_MAX_BACKLOG + 1)
+      if (backlog.count === 0 || backlog.count > SETTLE_MAX_BACKLOG) return
+      await indexer.settle(() => store.indexedThrough(backlog.lastSeq), SETTLE_MAX_WAIT_MS)
+    }
+    const app = await buildHttpApp({ config, store, events, logger, startedAt: Date.now(), stats, webRoot: WEB_ROOT, settle })
     await app.listen({ host: config.http.host, port: config.http.port })
     cleanups.push(() => app.close())
     const httpAddr = app.server.address() as AddressInfo

@@ -79,6 +79,19 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     })
   }
 
+  // Read-your-writes: what the API answers about messages includes their indexed summaries, so it
+  // first lets the indexer catch up with mail committed before the request (bounded; see settle).
+  // The event stream, the OpenAPI document and the metrics do not wait.
+  const settle = deps.settle
+  if (settle) {
+    app.addHook('preHandler', async (req) => {
+      const path = req.url.split('?')[0]!
+      if ((path.startsWith('/api/') || path.startsWith('/view/')) && path !== '/api/v1/events' && path !== '/api/v1/openapi.json') {
+        await settle()
+      }
+    })
+  }
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',

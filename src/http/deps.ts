@@ -13,4 +13,6 @@ export interface HttpDeps {
   stats: { smtpAccepted: number; smtpAcceptedBytes: number; smtpRejected: number }
   /** Directory of the static web UI. */
   webRoot: string
+  /** Waits (bounded) until messages committed before the call are indexed; API reads call it first. */
+  settle?: () => Promise<void>
 }

@@ -12,6 +12,11 @@ export interface Indexer {
   wake(): void
   /** Resolves when every message committed so far has been indexed. */
   idle(): Promise<void>
+  /**
+   * Indexes now (no burst throttling while anyone waits) and resolves once `done()` says what the
+   * caller waits for is indexed, when nothing is left to index, or after `maxWaitMs`.
+   */
+  settle(done: () => boolean, maxWaitMs: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -59,6 +64,24 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
     return Math.max(arrivals, previousArrivals) > BURST_MSGS_PER_S
   }
 
+  // API requests waiting for the messages committed before them (settle)
+  const waiters = new Set<{ done: () => boolean; resolve: () => void }>()
+  let cutPause: (() => void) | null = null // ends a burst pause early when a request starts waiting
+  const release = (all: boolean): void => {
+    for (const w of waiters) {
+      let ready = all
+      try {
+        ready ||= w.done()
+      } catch {
+        ready = true // the store is closing: stop waiting
+      }
+      if (ready) {
+        waiters.delete(w)
+        w.resolve()
+      }
+    }
+  }
+
   async function loop(): Promise<void> {
     try {
       do {
@@ -68,10 +91,18 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
           const n = stopped ? 0 : await round()
           if (n === 0) break
           memory.indexed(n)
+          release(false)
           const took = Date.now() - started
-          if (opts.busyDuty < 1 && inBurst()) {
+          if (opts.busyDuty < 1 && waiters.size === 0 && inBurst()) {
             const pause = Math.min(MAX_PAUSE_MS, (took * (1 - opts.busyDuty)) / opts.busyDuty)
-            await new Promise((r) => setTimeout(r, pause))
+            await new Promise<void>((r) => {
+              const t = setTimeout(r, pause)
+              cutPause = () => {
+                clearTimeout(t)
+                r()
+              }
+            })
+            cutPause = null
           }
         }
       } while (again && !stopped)
@@ -81,6 +112,7 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
       opts.onError?.(err, '')
     } finally {
       running = null
+      release(true) // nothing left to index (or indexing failed and will be retried): wait no more
     }
   }
 
@@ -100,6 +132,25 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
     },
     async idle() {
       while (running) await running
+    },
+    settle(done, maxWaitMs) {
+      if (stopped || done()) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        const w = {
+          done,
+          resolve: () => {
+            clearTimeout(timer)
+            resolve()
+          },
+        }
+        const timer = setTimeout(() => {
+          waiters.delete(w)
+          resolve()
+        }, maxWaitMs)
+        waiters.add(w)
+        indexer.wake()
+        cutPause?.()
+      })
     },
     async stop() {
       stopped = true

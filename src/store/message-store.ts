@@ -96,6 +96,10 @@ export interface MessageStore {
   counts(): { total: number; unread: number }
   /** Messages still waiting for the indexer, oldest first. */
   unindexed(limit: number): { seq: number; id: string; raw: Buffer; envelope: Envelope }[]
+  /** How many messages wait for the indexer, counted up to `cap`, and the newest of those counted. */
+  unindexedBacklog(cap: number): { count: number; lastSeq: number }
+  /** True when no message up to `seq` waits for the indexer. */
+  indexedThrough(seq: number): boolean
   /** Resolves once committed; for ':memory:' the write has happened before it returns. */
   saveSummaries(items: { seq: number; summary: MessageSummary }[]): Promise<void>
   /** Streams matching messages (oldest first) in batches, for exports; reads one batch at a time. */
@@ -190,6 +194,10 @@ export function createMessageStore(path: string, opts: { cacheKiB?: number; migr
     counts: db.prepare('SELECT total, unread FROM message_counts WHERE id = 1'), // kept by the writer on insert, by triggers on delete and read (migrations 002, 003)
     firstSeqSince: db.prepare('SELECT min(seq + 0) FROM messages WHERE received_at >= ?').pluck(),
     unindexedSizes: db.prepare('SELECT seq, size FROM messages WHERE indexed_at IS NULL ORDER BY seq LIMIT ?'),
+    unindexedBacklog: db.prepare(
+      'SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM (SELECT seq FROM messages WHERE indexed_at IS NULL ORDER BY seq LIMIT ?)',
+    ),
+    unindexedThrough: db.prepare('SELECT 1 FROM messages WHERE indexed_at IS NULL AND seq <= ? LIMIT 1').pluck(),
     unindexedRows: db.prepare(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
       WHERE m.indexed_at IS NULL AND m.seq <= ? ORDER BY m.seq LIMIT ?`),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
@@ -542,6 +550,14 @@ export function createMessageStore(path: string, opts: { cacheKiB?: number; migr
 
     counts() {
       return stmt.counts.get() as { total: number; unread: number }
+    },
+
+    unindexedBacklog(cap) {
+      return stmt.unindexedBacklog.get(cap) as { count: number; lastSeq: number }
+    },
+
+    indexedThrough(seq) {
+      return stmt.unindexedThrough.get(seq) === undefined
     },
 
     unindexed(limit) {
