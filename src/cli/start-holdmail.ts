@@ -42,6 +42,8 @@ export interface StartOptions {
   analysers?: Analyser[]
   /** Extra tags per envelope (route table); the listener tag is added by start itself. */
   tagsFor?: (envelope: Envelope) => string[]
+  /** The longest an API request waits for the indexer (read after send); SETTLE_MAX_WAIT_MS by default. */
+  settleMaxWaitMs?: number
 }
 
 /** Wires store, indexer, listeners and HTTP from one Config; the only place that knows all modules. */
@@ -127,7 +129,7 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     const settle = async (): Promise<void> => {
       const backlog = store.unindexedBacklog(SETTLE_MAX_BACKLOG + 1)
       if (backlog.count === 0 || backlog.count > SETTLE_MAX_BACKLOG) return
-      await indexer.settle(() => store.indexedThrough(backlog.lastSeq), SETTLE_MAX_WAIT_MS)
+      await indexer.settle(() => store.indexedThrough(backlog.lastSeq), opts.settleMaxWaitMs ?? SETTLE_MAX_WAIT_MS)
     }
     const app = await buildHttpApp({ config, store, events, logger, startedAt: Date.now(), stats, webRoot: WEB_ROOT, settle })
     await app.listen({ host: config.http.host, port: config.http.port })

@@ -17,7 +17,7 @@ export interface TestApp {
 }
 
 /** The whole app in-process on 127.0.0.1 with port 0 and ':memory:' unless flags say otherwise. */
-export async function startTestApp(flags: string[] = [], extra: { analysers?: Analyser[] } = {}): Promise<TestApp> {
+export async function startTestApp(flags: string[] = [], extra: { analysers?: Analyser[]; settleMaxWaitMs?: number } = {}): Promise<TestApp> {
   const hasDb = flags.some((f) => f === '--db' || f.startsWith('--db='))
   // No DNS leaves this machine: auth checks run only in tests that serve their own zone.
   const hasDns = flags.some((f) => f === '--dns-server' || f.startsWith('--dns-server='))
@@ -25,7 +25,7 @@ export async function startTestApp(flags: string[] = [], extra: { analysers?: An
     ['--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'silent', ...(hasDb ? [] : ['--db', ':memory:']), ...(hasDns ? [] : ['--no-auth-checks']), ...flags],
     {},
   )
-  const running = await startHoldmail(config, { logger: pino({ level: 'silent' }), analysers: extra.analysers })
+  const running = await startHoldmail(config, { logger: pino({ level: 'silent' }), analysers: extra.analysers, settleMaxWaitMs: extra.settleMaxWaitMs })
   const baseUrl = `http://127.0.0.1:${running.http.port}`
   return {
     running,

@@ -1,7 +1,7 @@
 import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { AppError } from '../../errors.js'
-import { parseDetail, readHeaders } from '../../mail/index.js'
+import { parseDetail, readHeaders, summarize } from '../../mail/index.js'
 import type { StoredMessage } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { envelopeJson, listItemJson } from '../message-json.js'
@@ -47,13 +47,16 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
         store.setRead({ ids: [m.id] }, true)
         deps.events.emit({ type: 'update' })
       }
-      const item = listItemJson(m)
+      // Not indexed yet (a burst, or the indexer still busy after the request's bounded wait): the
+      // headers are parsed here for this answer, without analysis, and Indexed says false.
+      const summary = m.summary ?? (await summarize(raw, m.envelope))
+      const item = listItemJson({ ...m, summary })
       return {
         ...item,
         Read: true,
-        ReturnPath: m.summary?.returnPath ?? '',
+        ReturnPath: summary.returnPath,
         ListUnsubscribe: detail.listUnsubscribe,
-        Date: new Date(m.summary?.date ?? m.envelope.receivedAt).toISOString(),
+        Date: new Date(summary.date ?? m.envelope.receivedAt).toISOString(),
         Text: detail.text,
         HTML: detail.html,
         Inline: detail.inline,
