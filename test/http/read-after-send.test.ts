@@ -2,7 +2,7 @@ import { MailpitClient } from 'mailpit-api'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import nodemailer from 'nodemailer'
+import nodemailer, { type Transporter } from 'nodemailer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Analyser } from '../../src/mail/index.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
@@ -18,7 +18,7 @@ describe.each([
   let dir: string
   let app: TestApp
   let mailpit: MailpitClient
-  let transport: nodemailer.Transporter
+  let transport: Transporter
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'holdmail-ryw-'))
     app = await startTestApp(onDisk ? ['--db', join(dir, 'h.db')] : [])
