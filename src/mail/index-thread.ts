@@ -14,6 +14,7 @@ export interface ThreadIndexerOptions {
 }
 
 const DEFAULT_BATCH = 50
+const REQUEUE_WINDOW = 1000
 // During a burst the thread indexes at most 10 % of the time. Its CPU does not come out of the SMTP
 // thread, but its summaries (FTS inserts) queue in the same writer as new mail: at 25 % the bench
 // measured ingest with SPF/DKIM/DMARC on at 74 % of the rate with them off, at 10 % at 98 %.
@@ -34,7 +35,10 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
   let worker: Worker | null = null
   let stopping = false
   let current: { seq: number; id: string } | null = null
-  let waiting: { resolve: (items: { seq: number; id: string; summary: MessageSummary }[]) => void; reject: (err: Error) => void } | null = null
+  type Parsed = { seq: number; id: string; summary: MessageSummary }[]
+  type Authed = { seq: number; id: string; auth: unknown }[]
+  let waitingParsed: { resolve: (items: Parsed) => void; reject: (err: Error) => void } | null = null
+  let waitingAuth: { resolve: (items: Authed) => void; reject: (err: Error) => void } | null = null
 
   function start(): Worker {
     const w = new Worker(boot, {
@@ -47,31 +51,45 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
     w.on('message', (msg: IndexReply) => {
       if (msg.type === 'start') current = { seq: msg.seq, id: msg.id }
       else if (msg.type === 'error') opts.onError?.(new Error(msg.message), msg.id)
-      else if (msg.type === 'round') {
+      else if (msg.type === 'parsed') {
         current = null
-        const p = waiting
-        waiting = null
+        const p = waitingParsed
+        waitingParsed = null
+        p?.resolve(msg.items)
+      } else if (msg.type === 'round') {
+        const p = waitingAuth
+        waitingAuth = null
         p?.resolve(msg.items)
       }
     })
     const died = (err: Error): void => {
       if (worker === w) worker = null
-      const p = waiting
-      waiting = null
+      const p = waitingParsed
+      const a = waitingAuth
+      waitingParsed = null
+      waitingAuth = null
       p?.reject(err)
+      a?.reject(err)
     }
     w.on('error', died)
     w.on('exit', (code) => died(new Error(`indexer thread exited with code ${code}`)))
     return w
   }
 
-  async function round(): Promise<number> {
+  // A round saves twice: the summaries as soon as they are parsed (the loop's waiters go on then),
+  // and the SPF/DKIM/DMARC/ARC results once their DNS lookups are done. If the process stops in
+  // between, the next start sends those messages back to the indexer (requeueMissingAuth).
+  async function round(saved: () => void): Promise<number> {
     worker ??= start()
     const w = worker
-    let items: { seq: number; id: string; summary: MessageSummary }[]
+    const authed = new Promise<Authed>((resolve, reject) => {
+      waitingAuth = { resolve, reject }
+    })
+    authed.catch(() => {}) // a thread that dies before parsing is handled below, through the parse
+    let items: Parsed
     try {
       items = await new Promise((resolve, reject) => {
-        waiting = { resolve, reject }
+        waitingParsed = { resolve, reject }
         w.postMessage({ type: 'round', limit: batchSize } satisfies IndexRequest)
       })
     } catch (err) {
@@ -83,10 +101,26 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
       opts.onIndexed?.([victim.id])
       return 1
     }
-    if (items.length === 0) return 0
+    if (items.length === 0) {
+      await authed
+      return 0
+    }
+    const ids = items.map((i) => i.id)
     await store.saveSummaries(items.map((i) => ({ seq: i.seq, summary: i.summary })))
-    opts.onIndexed?.(items.map((i) => i.id))
+    opts.onIndexed?.(ids)
+    saved()
+    const auth = await authed
+    await store.saveAuth(auth.map((a) => ({ seq: a.seq, auth: a.auth })))
+    opts.onIndexed?.(ids)
     return items.length
+  }
+
+  // Summaries saved without their auth results when the last run stopped: at most one round's worth,
+  // among the newest messages.
+  try {
+    store.requeueMissingAuth(REQUEUE_WINDOW)
+  } catch (err) {
+    opts.onError?.(err, '')
   }
 
   const loop = createIndexLoop(round, { busyDuty: THREAD_BUSY_DUTY, onError: opts.onError })

@@ -22,7 +22,8 @@ export type IndexRequest = { type: 'round'; limit: number } | { type: 'close' }
 
 export type IndexReply =
   | { type: 'start'; seq: number; id: string } // before each message: what a crash was working on
-  | { type: 'round'; items: { seq: number; id: string; summary: MessageSummary }[] }
+  | { type: 'parsed'; items: { seq: number; id: string; summary: MessageSummary }[] } // auth still null
+  | { type: 'round'; items: { seq: number; id: string; auth: unknown }[] }
   | { type: 'error'; id: string; message: string }
   | { type: 'closed' }
 
@@ -40,7 +41,11 @@ try {
 
 // A small page cache: this connection reads each unindexed message once.
 const store = createMessageStore(data.path, { cacheKiB: 2048, migrate: false })
-const analysers = [contentAnalyser, createAuthAnalyser(data.auth)]
+// Parsing and content analysis first; SPF/DKIM/DMARC/ARC, which wait on DNS, after the summaries
+// are saved, for the whole round at once: a slow or silent DNS server then delays only the auth
+// results, not the subject an API client waits for.
+const analysers = [contentAnalyser]
+const authAnalyser = createAuthAnalyser(data.auth)
 const post = (msg: IndexReply): void => port.postMessage(msg)
 const memory = createMemoryReleaser()
 
@@ -57,11 +62,24 @@ port.on('message', (msg: IndexRequest) => {
     if (items.length === 0) memory.drained() // a backlog is done: give this thread's garbage back
     memory.indexed(items.length)
     const out: { seq: number; id: string; summary: MessageSummary }[] = []
+    const onError = (err: unknown, id: string): void => post({ type: 'error', id, message: (err as Error).message ?? String(err) })
     for (const item of items) {
       post({ type: 'start', seq: item.seq, id: item.id })
-      const summary = await indexOne(item, analysers, (err, id) => post({ type: 'error', id, message: (err as Error).message ?? String(err) }))
+      const summary = await indexOne(item, analysers, onError)
       out.push({ seq: item.seq, id: item.id, summary })
     }
-    post({ type: 'round', items: out })
+    post({ type: 'parsed', items: out })
+    const auth = await Promise.all(
+      items.map(async (item, i) => {
+        const summary = { ...out[i]!.summary }
+        try {
+          await authAnalyser(item.raw, item.envelope, summary)
+        } catch (err) {
+          onError(err, item.id)
+        }
+        return { seq: item.seq, id: item.id, auth: summary.auth ?? null }
+      }),
+    )
+    post({ type: 'round', items: auth })
   })()
 })

@@ -43,8 +43,12 @@ const MAX_PAUSE_MS = 500
 // it (settle starts a round at once), nor does idle().
 const GATHER_MS = 20
 
-/** One round of indexing: how many messages it took from the store (0: nothing left). */
-export type IndexRound = () => Promise<number>
+/**
+ * One round of indexing: how many messages it took from the store (0: nothing left). A round that
+ * saves in two steps calls `saved()` after the first, so that API requests waiting for those
+ * messages (settle) go on before the second.
+ */
+export type IndexRound = (saved: () => void) => Promise<number>
 
 /**
  * Runs index rounds until the store has nothing unindexed, again whenever told that mail arrived.
@@ -95,7 +99,7 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
         again = false
         for (;;) {
           const started = Date.now()
-          const n = stopped ? 0 : await round()
+          const n = stopped ? 0 : await round(() => release(false))
           if (n === 0) break
           memory.indexed(n)
           release(false)

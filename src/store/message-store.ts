@@ -102,6 +102,13 @@ export interface MessageStore {
   indexedThrough(seq: number): boolean
   /** Resolves once committed; for ':memory:' the write has happened before it returns. */
   saveSummaries(items: { seq: number; summary: MessageSummary }[]): Promise<void>
+  /** SPF/DKIM/DMARC/ARC results of messages whose summary is already saved. */
+  saveAuth(items: { seq: number; auth: unknown }[]): Promise<void>
+  /**
+   * Sends back to the indexer the messages among the newest `window` whose summary was saved but
+   * whose authentication results were not (the process stopped in between). Returns how many.
+   */
+  requeueMissingAuth(window: number): number
   /** Streams matching messages (oldest first) in batches, for exports; reads one batch at a time. */
   iterate(search: string): Generator<{ message: StoredMessage; raw: Buffer }>
   /** Like iterate, with only what an mbox needs: reading the whole row costs more than the raw bytes. */
@@ -573,6 +580,19 @@ export function createMessageStore(path: string, opts: { cacheKiB?: number; migr
         const m = toStored(r)
         return { seq: r.seq, id: r.id, raw: r.raw, envelope: m.envelope }
       })
+    },
+
+    saveAuth(items) {
+      return writer.saveAuth(items)
+    },
+
+    requeueMissingAuth(window) {
+      return db
+        .prepare(
+          `UPDATE messages SET indexed_at = NULL WHERE seq > (SELECT coalesce(max(seq), 0) FROM messages) - ?
+            AND indexed_at IS NOT NULL AND auth_json IS NULL AND parse_error IS NULL`,
+        )
+        .run(window).changes
     },
 
     saveSummaries(items) {

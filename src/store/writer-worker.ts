@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from './database.js'
-import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
+import { createWrites, type AuthItem, type InsertRequest, type SummaryItem } from './writes.js'
 
 // The store's writer thread: it owns the only write-heavy connection, so the fsync of each commit
 // (synchronous=FULL) blocks this thread, not the SMTP sessions. Inserts that arrive while a commit
@@ -10,6 +10,7 @@ import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
 export type WriterRequest =
   | { type: 'insert'; items: { reqId: number; req: InsertRequest }[] }
   | { type: 'summaries'; reqId: number; items: SummaryItem[] }
+  | { type: 'auth'; reqId: number; items: AuthItem[] }
   | { type: 'close' }
 
 export type WriterReply =
@@ -51,9 +52,11 @@ port.on('message', (msg: WriterRequest) => {
       }
       return
     case 'summaries':
+    case 'auth':
       flush() // a summary may refer to a message still in the queue
       try {
-        writes.saveSummaries(msg.items)
+        if (msg.type === 'summaries') writes.saveSummaries(msg.items)
+        else writes.saveAuth(msg.items)
         port.postMessage({ type: 'saved', reqId: msg.reqId } satisfies WriterReply)
       } catch (err) {
         port.postMessage({ type: 'saved', reqId: msg.reqId, error: (err as Error).message } satisfies WriterReply)

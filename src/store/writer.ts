@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { Worker } from 'node:worker_threads'
 import { AppError } from '../errors.js'
 import type { WriterReply, WriterRequest } from './writer-worker.js'
-import { createWrites, type InsertRequest, type SummaryItem } from './writes.js'
+import { createWrites, type AuthItem, type InsertRequest, type SummaryItem } from './writes.js'
 
 /** Where new messages and summaries are written: a writer thread for files, in-process for ':memory:'. */
 export interface Writer {
@@ -12,6 +12,7 @@ export interface Writer {
    */
   insert(req: InsertRequest, handOver?: boolean): Promise<Inserted>
   saveSummaries(items: SummaryItem[]): Promise<void>
+  saveAuth(items: AuthItem[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -51,6 +52,10 @@ export function createInProcessWriter(db: Database.Database): Writer {
     async saveSummaries(items) {
       flush()
       writes.saveSummaries(items)
+    },
+    async saveAuth(items) {
+      flush()
+      writes.saveAuth(items)
     },
     async close() {
       flush()
@@ -120,6 +125,16 @@ export function createThreadWriter(path: string): Writer {
     send({ type: 'insert', items }, moved)
   }
 
+  /** A summaries or auth write; resolves when committed. */
+  function request(msg: Extract<WriterRequest, { reqId: number }>): Promise<void> {
+    if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
+    const reqId = nextId++
+    return new Promise<Inserted>((resolve, reject) => {
+      waiting.set(reqId, { resolve, reject })
+      send({ ...msg, reqId })
+    }).then(() => undefined)
+  }
+
   return {
     insert(req, handOver = false) {
       if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
@@ -135,12 +150,10 @@ export function createThreadWriter(path: string): Writer {
       })
     },
     saveSummaries(items) {
-      if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
-      const reqId = nextId++
-      return new Promise<Inserted>((resolve, reject) => {
-        waiting.set(reqId, { resolve, reject })
-        send({ type: 'summaries', reqId, items })
-      }).then(() => undefined)
+      return request({ type: 'summaries', reqId: 0, items })
+    },
+    saveAuth(items) {
+      return request({ type: 'auth', reqId: 0, items })
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -21,10 +21,17 @@ export interface SummaryItem {
   summary: MessageSummary
 }
 
+/** SPF/DKIM/DMARC/ARC results, saved after the rest of a message's summary (they wait on DNS). */
+export interface AuthItem {
+  seq: number
+  auth: unknown
+}
+
 export interface Writes {
   /** One transaction for the batch; when it fails, each message alone, so one bad row fails only itself. */
   insertBatch(batch: InsertRequest[]): InsertResult[]
   saveSummaries(items: SummaryItem[]): void
+  saveAuth(items: AuthItem[]): void
   tagIdFor(name: string): number
 }
 
@@ -49,6 +56,7 @@ export function createWrites(db: Database.Database): Writes {
       addresses_json = @addresses, date_header = @date, message_id = @messageId, return_path = @returnPath,
       snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
       WHERE seq = @seq`),
+    saveAuth: db.prepare('UPDATE messages SET auth_json = ? WHERE seq = ?'),
     ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
@@ -159,6 +167,9 @@ export function createWrites(db: Database.Database): Writes {
     saveSummaries(items) {
       saveAll(items)
     },
+    saveAuth: db.transaction((items: AuthItem[]) => {
+      for (const { seq, auth } of items) stmt.saveAuth.run(auth === null || auth === undefined ? null : JSON.stringify(auth), seq)
+    }),
     tagIdFor,
   }
 }
