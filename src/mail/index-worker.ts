@@ -18,12 +18,12 @@ export interface IndexWorkerData {
   auth: AuthAnalyserOptions
 }
 
-export type IndexRequest = { type: 'round'; limit: number } | { type: 'close' }
+export type IndexRequest = { type: 'round'; round: number; limit: number } | { type: 'close' }
 
 export type IndexReply =
   | { type: 'start'; seq: number; id: string } // before each message: what a crash was working on
-  | { type: 'parsed'; items: { seq: number; id: string; summary: MessageSummary }[] } // auth still null
-  | { type: 'round'; items: { seq: number; id: string; auth: unknown }[] }
+  | { type: 'parsed'; round: number; items: { seq: number; id: string; summary: MessageSummary }[] } // auth still null
+  | { type: 'authed'; round: number; items: { seq: number; id: string; auth: unknown }[] }
   | { type: 'error'; id: string; message: string }
   | { type: 'closed' }
 
@@ -68,7 +68,8 @@ port.on('message', (msg: IndexRequest) => {
       const summary = await indexOne(item, analysers, onError)
       out.push({ seq: item.seq, id: item.id, summary })
     }
-    post({ type: 'parsed', items: out })
+    post({ type: 'parsed', round: msg.round, items: out })
+    // The next round may be parsed while this one's lookups are still out.
     const auth = await Promise.all(
       items.map(async (item, i) => {
         const summary = { ...out[i]!.summary }
@@ -80,6 +81,6 @@ port.on('message', (msg: IndexRequest) => {
         return { seq: item.seq, id: item.id, auth: summary.auth ?? null }
       }),
     )
-    post({ type: 'round', items: auth })
+    post({ type: 'authed', round: msg.round, items: auth })
   })()
 })
