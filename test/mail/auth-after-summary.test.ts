@@ -24,6 +24,8 @@ describe('auth results saved after the summary', () => {
     await new Promise<void>((resolve) => dns.bind(0, '127.0.0.1', resolve))
     // Requests wait at most 1 s for the indexer: less than one lookup's timeout.
     app = await startTestApp(['--db', join(dir, 'h.db'), '--dns-server', `127.0.0.1:${dns.address().port}`], { settleMaxWaitMs: 1000 })
+    // the indexer thread's first (empty) round: its modules are loaded before the clock matters
+    await app.running.indexer.idle()
   })
   afterAll(async () => {
     await app.stop()
