@@ -122,8 +122,8 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
     return items.length
   }
 
-  // Summaries saved without their auth results when the last run stopped: at most one round's worth,
-  // among the newest messages.
+  // Summaries saved without their auth results when the last run stopped: at most MAX_AUTH_ROUNDS
+  // rounds' worth (200 messages), among the newest.
   try {
     store.requeueMissingAuth(REQUEUE_WINDOW)
   } catch (err) {
