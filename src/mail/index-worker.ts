@@ -18,7 +18,9 @@ export interface IndexWorkerData {
   auth: AuthAnalyserOptions
 }
 
-export type IndexRequest = { type: 'round'; round: number; limit: number } | { type: 'close' }
+// together: analyse each message completely before the round's summaries go back (one save);
+// otherwise the SPF/DKIM/DMARC/ARC results follow in a second message (see index-thread.ts).
+export type IndexRequest = { type: 'round'; round: number; limit: number; together: boolean } | { type: 'close' }
 
 export type IndexReply =
   | { type: 'start'; seq: number; id: string } // before each message: what a crash was working on
@@ -65,10 +67,11 @@ port.on('message', (msg: IndexRequest) => {
     const onError = (err: unknown, id: string): void => post({ type: 'error', id, message: (err as Error).message ?? String(err) })
     for (const item of items) {
       post({ type: 'start', seq: item.seq, id: item.id })
-      const summary = await indexOne(item, analysers, onError)
+      const summary = await indexOne(item, msg.together ? [...analysers, authAnalyser] : analysers, onError)
       out.push({ seq: item.seq, id: item.id, summary })
     }
     post({ type: 'parsed', round: msg.round, items: out })
+    if (msg.together) return
     // The next round may be parsed while this one's lookups are still out.
     const auth = await Promise.all(
       items.map(async (item, i) => {

@@ -46,9 +46,10 @@ const GATHER_MS = 20
 /**
  * One round of indexing: how many messages it took from the store (0: nothing left). A round that
  * saves in two steps calls `saved()` after the first, so that API requests waiting for those
- * messages (settle) go on before the second.
+ * messages (settle) go on before the second. `throttled`: the loop is holding indexing to its duty
+ * cycle (a burst, nobody waiting), so the round should finish all its work before it returns.
  */
-export type IndexRound = (saved: () => void) => Promise<number>
+export type IndexRound = (saved: () => void, throttled: boolean) => Promise<number>
 
 /**
  * Runs index rounds until the store has nothing unindexed, again whenever told that mail arrived.
@@ -99,7 +100,8 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
         again = false
         for (;;) {
           const started = Date.now()
-          const n = stopped ? 0 : await round(() => release(false))
+          const throttled = opts.busyDuty < 1 && waiters.size === 0 && inBurst()
+          const n = stopped ? 0 : await round(() => release(false), throttled)
           if (n === 0) break
           memory.indexed(n)
           release(false)
