@@ -94,19 +94,21 @@ export function createIndexLoop(round: IndexRound, opts: { busyDuty: number; onE
     }
   }
 
+  // Held to the duty cycle: a burst, and no API request waiting for the indexer.
+  const throttling = (): boolean => opts.busyDuty < 1 && waiters.size === 0 && inBurst()
+
   async function loop(): Promise<void> {
     try {
       do {
         again = false
         for (;;) {
           const started = Date.now()
-          const throttled = opts.busyDuty < 1 && waiters.size === 0 && inBurst()
-          const n = stopped ? 0 : await round(() => release(false), throttled)
+          const n = stopped ? 0 : await round(() => release(false), throttling())
           if (n === 0) break
           memory.indexed(n)
           release(false)
           const took = Date.now() - started
-          if (opts.busyDuty < 1 && waiters.size === 0 && inBurst()) {
+          if (throttling()) {
             const pause = Math.min(MAX_PAUSE_MS, (took * (1 - opts.busyDuty)) / opts.busyDuty)
             await new Promise<void>((r) => {
               const t = setTimeout(r, pause)
