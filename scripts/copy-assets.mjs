@@ -3,4 +3,5 @@
 import { copyFileSync, cpSync, mkdirSync } from 'node:fs'
 mkdirSync('dist/store/migrations', { recursive: true })
 cpSync('src/store/migrations', 'dist/store/migrations', { recursive: true })
-copyFileSync('src/store/worker-boot.mjs', 'dist/store/worker-boot.mjs')
+mkdirSync('dist/threads', { recursive: true })
+copyFileSync('src/threads/boot.mjs', 'dist/threads/boot.mjs')

@@ -1,14 +1,16 @@
 import type { AddressInfo } from 'node:net'
+import { mkdtempSync, readFileSync, rmSync, unwatchFile, watchFile } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { parseRoutes, tagsForRoutes, type Config, type RouteRule } from '../config/index.js'
-import { buildHttpApp, createEventHub, listItemJson, type EventHub } from '../http/index.js'
+import { AppError } from '../errors.js'
 import { createIndexer, createThreadIndexer, type Analyser, type Indexer } from '../mail/index.js'
-import { contentAnalyser, createAuthAnalyser } from '../mail/analysis/index.js'
 import { createSmtpListener, loadTlsMaterial, type SmtpListener } from '../smtp/index.js'
 import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
+import { serveRequests, spawnThread, type Thread } from '../threads/index.js'
+import type { HttpThreadData, HttpThreadEvent, HttpThreadNotice } from './http-thread.js'
 
 const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
 const PRUNE_INTERVAL_MS = 60_000
@@ -21,6 +23,9 @@ const EXTERNAL_POLL_MS = 3000
 // SPF/DKIM lookups against a slow DNS server.
 const SETTLE_MAX_WAIT_MS = 5000
 const SETTLE_MAX_BACKLOG = 200
+// Reader threads for searches, reports, exports and parsing for display: two, for two cores; more
+// would only queue on the CPU.
+const READ_POOL_SIZE = 2
 
 export interface RunningHoldmail {
   smtp: AddressInfo
@@ -29,8 +34,9 @@ export interface RunningHoldmail {
   http: AddressInfo
   store: MessageStore
   indexer: Indexer
-  events: EventHub
   tlsCertPath: string | null
+  /** The database file in use (a temporary one for ':memory:'). */
+  dbPath: string
   /** Re-reads --routes (also done on SIGHUP and when the file changes); keeps the old rules on error. */
   reloadRoutes(): void
   stop(): Promise<void>
@@ -44,24 +50,47 @@ export interface StartOptions {
   tagsFor?: (envelope: Envelope) => string[]
   /** The longest an API request waits for the indexer (read after send); SETTLE_MAX_WAIT_MS by default. */
   settleMaxWaitMs?: number
+  /** Time budgets of the reader pool (tests shorten them). */
+  readBudgets?: HttpThreadData['budgets']
+  /** Whether the HTTP thread's log lines are for a terminal. */
+  prettyLogs?: boolean
 }
 
-/** Wires store, indexer, listeners and HTTP from one Config; the only place that knows all modules. */
+/**
+ * Wires store, indexer, listeners and the HTTP thread from one Config; the only place that knows
+ * all modules. This thread (the SMTP thread) runs the SMTP/LMTP sessions and hands off: messages to
+ * the writer thread, indexing to the indexer thread, events to the HTTP thread.
+ */
 export async function startHoldmail(config: Config, opts: StartOptions): Promise<RunningHoldmail> {
   const { logger } = opts
-  const store = createMessageStore(config.dbPath)
-  const events = createEventHub()
-  const stats = { smtpAccepted: 0, smtpAcceptedBytes: 0, smtpRejected: 0 }
+  let stopping: Promise<void> | null = null
+  const cleanups: (() => Promise<void> | void)[] = []
+  const listeners: SmtpListener[] = []
+  // ':memory:' cannot be shared between threads: it becomes a temporary file, removed at stop.
+  let dbPath = config.dbPath
+  if (dbPath === ':memory:') {
+    const dir = mkdtempSync(join(tmpdir(), 'holdmail-'))
+    dbPath = join(dir, 'holdmail.db')
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  }
+  const store = createMessageStore(dbPath)
+  cleanups.push(() => store.close())
+  // [accepted, accepted bytes, rejected]: counted here, read by the HTTP thread without a message.
+  const counters = new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT)
+  const count = new Float64Array(counters)
+  let http: Thread | null = null
+  let httpListeners = 0
+  const toHttp = (event: HttpThreadEvent): void => http?.post({ kind: 'event', body: event })
   const auth = { enabled: config.authChecks, dnsServer: config.dnsServer, trustedRelays: config.trustedRelays }
-  const onIndexed = (ids: string[]): void => events.emit({ type: 'indexed', ids })
+  const onIndexed = (ids: string[]): void => {
+    if (httpListeners > 0) toHttp({ type: 'indexed', ids })
+  }
   const onError = (err: unknown, id: string): void => logger.warn({ err, id }, 'analysis failed')
-  // A database file is indexed in a thread of its own; ':memory:' is private to this thread's
-  // connection, and analysers passed in as functions cannot cross threads.
-  const indexer =
-    config.dbPath !== ':memory:' && !opts.analysers
-      ? createThreadIndexer({ store, auth, onIndexed, onError })
-      : createIndexer({ store, analysers: opts.analysers ?? [contentAnalyser, createAuthAnalyser(auth)], onIndexed, onError })
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()]
+  // Indexing runs in a thread of its own; analysers passed in as functions (tests) cannot cross
+  // threads, so they run on this thread.
+  const indexer = !opts.analysers
+    ? createThreadIndexer({ store, auth, onIndexed, onError })
+    : createIndexer({ store, analysers: opts.analysers, onIndexed, onError })
   try {
     const tls = await loadTlsMaterial(config.tls, config.dbPath, config.hostname)
     if (tls.generated) logger.info({ path: tls.path }, 'generated a self-signed TLS certificate')
@@ -92,7 +121,6 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       ]
       return [...new Set([...(config.listenerTag ? [config.listenerTag] : []), ...tags])]
     }
-    const listeners: SmtpListener[] = []
     const bound: Record<string, AddressInfo | null> = { smtp: null, lmtp: null, smtps: null }
     for (const kind of ['smtp', 'smtps', 'lmtp'] as const) {
       const addr = config[kind]
@@ -111,15 +139,14 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
         logger,
         tagsFor,
         onStored(message) {
-          stats.smtpAccepted++
-          stats.smtpAcceptedBytes += message.size
-          if (events.hasSubscribers()) events.emit({ type: 'new', message: listItemJson(message) })
+          count[0]! += 1
+          count[1]! += message.size
+          if (httpListeners > 0) toHttp({ type: 'stored', message })
           indexer.notify()
         },
       })
       bound[kind] = await listener.listen()
       listeners.push(listener)
-      cleanups.push(() => listener.close())
     }
 
     // A client that got its 250 and then reads the API (a developer's test with a Mailpit client)
@@ -131,10 +158,40 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       if (backlog.count === 0 || backlog.count > SETTLE_MAX_BACKLOG) return
       await indexer.settle(() => store.indexedThrough(backlog.lastSeq), opts.settleMaxWaitMs ?? SETTLE_MAX_WAIT_MS)
     }
-    const app = await buildHttpApp({ config, store, events, logger, startedAt: Date.now(), stats, webRoot: WEB_ROOT, settle })
-    await app.listen({ host: config.http.host, port: config.http.port })
-    cleanups.push(() => app.close())
-    const httpAddr = app.server.address() as AddressInfo
+    const writerPort = store.writer.connect()
+    const httpThread = spawnThread(new URL('./http-thread', import.meta.url), {
+      data: {
+        config: { ...config, dbPath },
+        writerPort,
+        counters,
+        webRoot: WEB_ROOT,
+        startedAt: Date.now(),
+        prettyLogs: opts.prettyLogs === true,
+        readPoolSize: READ_POOL_SIZE,
+        ...(opts.readBudgets ? { budgets: opts.readBudgets } : {}),
+      } satisfies HttpThreadData,
+      transferList: [writerPort],
+      onEvent: (body) => {
+        const notice = body as HttpThreadNotice
+        if (notice.type === 'listeners') httpListeners = notice.count
+      },
+      onExit: (code) => {
+        if (!stopping) logger.error({ code }, 'the HTTP thread exited; the API and UI are down until restart')
+      },
+    })
+    http = httpThread
+    cleanups.push(() => httpThread.close())
+    serveRequests(async (body) => {
+      if ((body as { op?: string }).op === 'settle') return settle()
+      throw new Error('unknown request')
+    }, httpThread.worker)
+    let httpAddr: AddressInfo
+    try {
+      httpAddr = await httpThread.request<AddressInfo>({ op: 'listen' })
+    } catch (err) {
+      const where = `${config.http.host}:${config.http.port}`
+      throw new AppError('BAD_CONFIG', `HTTP listener ${where}: ${(err as Error).message}`, { cause: err })
+    }
 
     // Whatever a crash left unindexed is picked up now, and what `holdmail sendmail` writes from
     // another process within a few seconds.
@@ -145,20 +202,23 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     cleanups.push(() => indexer.stop())
 
     if (config.maxMessages > 0 || config.maxAgeMs > 0) {
-      const prune = (): void => {
-        const removed = store.prune({ maxMessages: config.maxMessages, maxAgeMs: config.maxAgeMs })
-        if (removed) {
-          logger.info({ removed }, 'pruned')
-          events.emit({ type: 'delete' })
+      const prune = async (): Promise<void> => {
+        try {
+          const removed = await store.prune({ maxMessages: config.maxMessages, maxAgeMs: config.maxAgeMs })
+          if (removed) {
+            logger.info({ removed }, 'pruned')
+            toHttp({ type: 'pruned' })
+          }
+        } catch (err) {
+          logger.warn({ err }, 'prune failed; retried at the next interval')
         }
       }
-      prune()
-      const timer = setInterval(prune, PRUNE_INTERVAL_MS)
+      await prune()
+      const timer = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
       timer.unref()
       cleanups.push(() => clearInterval(timer))
     }
 
-    let stopping: Promise<void> | null = null
     return {
       smtp: bound.smtp!,
       lmtp: bound.lmtp ?? null,
@@ -166,18 +226,21 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       http: httpAddr,
       store,
       indexer,
-      events,
       tlsCertPath: tls.path,
+      dbPath,
       reloadRoutes,
       stop() {
         stopping ??= (async () => {
-          // Listeners first (no new mail), then HTTP and the indexer, the database last.
+          // Listeners first (no new mail), then HTTP, the indexer and timers, the database last.
+          await Promise.all(listeners.map((l) => l.close()))
           for (const cleanup of cleanups.reverse()) await cleanup()
         })()
         return stopping
       },
     }
   } catch (err) {
+    stopping = Promise.resolve()
+    await Promise.all(listeners.map((l) => l.close()))
     for (const cleanup of cleanups.reverse()) await cleanup()
     throw err
   }

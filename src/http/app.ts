@@ -19,7 +19,10 @@ const STATUS: Record<string, number> = {
   BAD_QUERY: 400,
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
+  READ_TIMEOUT: 503,
 }
+// 503s that are about the request itself (a search too heavy), not a fault: their message is shown.
+const EXPLAINED_5XX = new Set(['READ_TIMEOUT'])
 const BODY_LIMIT_BYTES = 16 * 1024 * 1024 // a PUT with 100 000 IDs fits
 
 function safeEqual(a: string, b: string): boolean {
@@ -51,9 +54,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
     if (err instanceof AppError) {
       const status = STATUS[err.code] ?? 500
-      if (status >= 500) req.log.error({ err }, 'request failed')
+      const explained = status < 500 || EXPLAINED_5XX.has(err.code)
+      if (!explained) req.log.error({ err }, 'request failed')
       if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="holdmail"')
-      return reply.status(status).send({ error: { code: err.code, message: status >= 500 ? 'internal error' : err.message } })
+      return reply.status(status).send({ error: { code: err.code, message: explained ? err.message : 'internal error' } })
     }
     if ((err as FastifyError).validation) {
       return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: err.message } })

@@ -1,16 +1,65 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import type { MessageStore } from '../store/index.js'
+import type { MessageSummary, Page, RawMessage, StoredMessage, Selection, StoreStats, Backscatter, ListQuery } from '../store/index.js'
+import type { MessageDetail } from '../mail/index.js'
 import type { EventHub } from './events.js'
+
+/**
+ * The store as the HTTP thread sees it: every call is asynchronous because reads run on this
+ * thread's read-only connection or in the reader pool (with a time budget), and writes go to the
+ * writer thread and resolve once committed.
+ */
+export interface HttpStore {
+  readonly path: string
+  get(id: string): Promise<StoredMessage | undefined>
+  getRaw(id: string): Promise<Buffer | undefined>
+  latestId(search?: string): Promise<string | undefined>
+  list(query: ListQuery): Promise<Page>
+  neighbours(id: string, search?: string): Promise<{ previous: string | null; next: string | null }>
+  counts(): Promise<{ total: number; unread: number }>
+  listTags(): Promise<string[]>
+  tagCounts(): Promise<Record<string, number>>
+  stats(): Promise<StoreStats>
+  backscatter(search: string, limit?: number): Promise<Backscatter>
+  dbSizeBytes(): Promise<number>
+  /** Matching messages oldest first, a page at a time from the reader pool. */
+  iterate(search: string): AsyncGenerator<{ message: StoredMessage; raw: Buffer }>
+  iterateRaw(search: string): AsyncGenerator<RawMessage>
+  setRead(selection: Selection, read: boolean): Promise<number>
+  delete(selection: Selection): Promise<number>
+  setTags(ids: string[], tags: string[]): Promise<void>
+  addTags(ids: string[], tags: string[]): Promise<void>
+  renameTag(from: string, to: string): Promise<void>
+  deleteTag(tag: string): Promise<void>
+}
+
+/** A decoded part of a parsed message. */
+export interface DetailPart {
+  partId: string
+  contentType: string
+  filename: string | null
+  content: Buffer
+}
+
+/** A message parsed for display: bodies, part lists and the decoded parts themselves. */
+export type ParsedMessage = MessageDetail & { parts: Map<string, DetailPart> }
+
+/** Parsing of stored messages for display, off the SMTP thread, cached per message. */
+export interface MessageParser {
+  detail(id: string): Promise<ParsedMessage>
+  /** The summary of a message not indexed yet (parsed for this answer, not saved). */
+  summarize(id: string): Promise<MessageSummary>
+}
 
 /** Everything the routes need, handed in by cli; routes never construct their own. */
 export interface HttpDeps {
   config: Config
-  store: MessageStore
+  store: HttpStore
+  parser: MessageParser
   events: EventHub
   logger: Logger
   startedAt: number
-  stats: { smtpAccepted: number; smtpAcceptedBytes: number; smtpRejected: number }
+  stats: () => { smtpAccepted: number; smtpAcceptedBytes: number; smtpRejected: number }
   /** Directory of the static web UI. */
   webRoot: string
   /** Waits (bounded) until messages committed before the call are indexed; API reads call it first. */

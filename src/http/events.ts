@@ -11,12 +11,16 @@ export interface EventHub {
   emit(event: StoreEvent): void
   /** Whether anybody listens: callers skip building an event nobody would receive. */
   hasSubscribers(): boolean
-  subscribe(listener: (event: StoreEvent) => void): () => void
+  /** `onClose` runs when the server stops, so that long-lived streams end instead of holding it. */
+  subscribe(listener: (event: StoreEvent) => void, onClose?: () => void): () => void
+  /** Ends every subscription (server shutdown). */
+  close(): void
 }
 
-export function createEventHub(): EventHub {
+export function createEventHub(onListenerCount?: (count: number) => void): EventHub {
   const emitter = new EventEmitter()
   emitter.setMaxListeners(0) // one listener per open browser tab
+  const count = (): void => onListenerCount?.(emitter.listenerCount('event'))
   return {
     emit(event) {
       emitter.emit('event', event)
@@ -24,9 +28,18 @@ export function createEventHub(): EventHub {
     hasSubscribers() {
       return emitter.listenerCount('event') > 0
     },
-    subscribe(listener) {
+    subscribe(listener, onClose) {
       emitter.on('event', listener)
-      return () => emitter.off('event', listener)
+      if (onClose) emitter.on('close', onClose)
+      count()
+      return () => {
+        emitter.off('event', listener)
+        if (onClose) emitter.off('close', onClose)
+        count()
+      }
+    },
+    close() {
+      emitter.emit('close')
     },
   }
 }

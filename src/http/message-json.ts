@@ -1,4 +1,4 @@
-import type { Envelope, StoredMessage } from '../store/index.js'
+import type { Backscatter, BackscatterGroup, Counted, Envelope, StoredMessage, StoreStats } from '../store/index.js'
 
 // Store records → Mailpit-shaped JSON (PascalCase), plus holdmail's envelope fields.
 
@@ -54,4 +54,33 @@ export function listItemJson(m: StoredMessage): Record<string, unknown> {
     Helo: env.helo,
     Auth: (s?.auth as Record<string, unknown> | null) ?? null,
   }
+}
+
+const counted = (list: Counted[]): { Key: string; Count: number }[] => list.map((c) => ({ Key: c.key, Count: c.count }))
+
+/** Store statistics → the /api/v1/stats shape. */
+export function statsJson(s: StoreStats): Record<string, unknown> {
+  return {
+    PerHour: s.perHour.map((h) => ({ Hour: iso(h.hourMs), Count: h.count })),
+    PerDay: s.perDay.map((d) => ({ Day: iso(d.dayMs).slice(0, 10), Count: d.count })),
+    TopSenderDomains: counted(s.topSenderDomains),
+    TopClientIPs: counted(s.topClientIps),
+    TopNets24: counted(s.topNets24),
+    Auth: { SPF: s.auth.spf, DKIM: s.auth.dkim, DMARC: s.auth.dmarc },
+    Kinds: s.kinds,
+  }
+}
+
+const groupJson = (g: BackscatterGroup): Record<string, unknown> => ({
+  Key: g.key,
+  Host: g.host,
+  Count: g.count,
+  FirstSeen: iso(g.firstSeen),
+  LastSeen: iso(g.lastSeen),
+  Subjects: g.subjects,
+})
+
+/** Backscatter groups → the /api/v1/backscatter shape. */
+export function backscatterJson(b: Backscatter): { Bounces: number; ByOrigin: Record<string, unknown>[]; BySender: Record<string, unknown>[] } {
+  return { Bounces: b.bounces, ByOrigin: b.byOrigin.map(groupJson), BySender: b.bySender.map(groupJson) }
 }

@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads'
 import type { MessageStore, MessageSummary } from '../store/index.js'
+import { spawnThread, type Thread } from '../threads/index.js'
 import type { AuthAnalyserOptions } from './analysis/index.js'
 import { createIndexLoop, type Indexer } from './indexer.js'
 import { emptySummary } from './summary.js'
@@ -30,10 +30,7 @@ const THREAD_BUSY_DUTY = 0.1
  */
 export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
   const { store, batchSize = DEFAULT_BATCH } = opts
-  const ts = import.meta.url.endsWith('.ts')
-  const entry = new URL(`./index-worker.${ts ? 'ts' : 'js'}`, import.meta.url).href
-  const boot = new URL('../store/worker-boot.mjs', import.meta.url)
-  let worker: Worker | null = null
+  let worker: Thread | null = null
   let stopping = false
   let current: { seq: number; id: string } | null = null
   type Parsed = { seq: number; id: string; summary: MessageSummary }[]
@@ -44,15 +41,27 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
   const pendingAuth = new Set<Promise<void>>()
   let roundNo = 0
 
-  function start(): Worker {
-    const w = new Worker(boot, {
-      workerData: { entry, path: store.path, auth: opts.auth } satisfies IndexWorkerData,
-      // A 4 MiB young generation (V8's default here is several times that): parsing makes much
-      // short-lived garbage, and the bench measured ~30-50 MiB less RSS after 40 000 messages.
+  function start(): Thread {
+    const died = (err: Error): void => {
+      if (worker === w) worker = null
+      for (const waiters of [parsedWaiters, authWaiters]) {
+        for (const p of waiters.values()) p.reject(err)
+        waiters.clear()
+      }
+    }
+    const w = spawnThread(new URL('./index-worker', import.meta.url), {
+      data: { path: store.path, auth: opts.auth } satisfies IndexWorkerData,
+      // A small young generation (V8's default here is several times that): parsing makes much
+      // short-lived garbage, and a smaller nursery keeps this thread's RSS down (docs/performance.md).
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      onExit: (code) => died(new Error(`indexer thread exited with code ${code}`)),
+      onEvent: (body) => onReply(body as IndexReply),
     })
-    w.unref()
-    w.on('message', (msg: IndexReply) => {
+    return w
+  }
+
+  function onReply(msg: IndexReply): void {
+    {
       if (msg.type === 'start') current = { seq: msg.seq, id: msg.id }
       else if (msg.type === 'error') opts.onError?.(new Error(msg.message), msg.id)
       else if (msg.type === 'parsed') {
@@ -63,17 +72,7 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
         authWaiters.get(msg.round)?.resolve(msg.items)
         authWaiters.delete(msg.round)
       }
-    })
-    const died = (err: Error): void => {
-      if (worker === w) worker = null
-      for (const waiters of [parsedWaiters, authWaiters]) {
-        for (const p of waiters.values()) p.reject(err)
-        waiters.clear()
-      }
     }
-    w.on('error', died)
-    w.on('exit', (code) => died(new Error(`indexer thread exited with code ${code}`)))
-    return w
   }
 
   // A round saves twice: the summaries as soon as they are parsed (the loop's waiters go on then,
@@ -81,6 +80,7 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
   // lookups are done, in the background, at most MAX_AUTH_ROUNDS rounds at a time. If the process
   // stops in between, the next start sends those messages back to the indexer (requeueMissingAuth).
   async function round(saved: () => void, throttled: boolean): Promise<number> {
+    await requeued
     while (pendingAuth.size >= MAX_AUTH_ROUNDS) await Promise.race(pendingAuth)
     worker ??= start()
     const w = worker
@@ -91,7 +91,7 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
     try {
       items = await new Promise((resolve, reject) => {
         parsedWaiters.set(id, { resolve, reject })
-        w.postMessage({ type: 'round', round: id, limit: batchSize, together: throttled } satisfies IndexRequest)
+        w.post({ type: 'round', round: id, limit: batchSize, together: throttled } satisfies IndexRequest)
       })
     } catch (err) {
       authWaiters.delete(id)
@@ -130,11 +130,9 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
 
   // Summaries saved without their auth results when the last run stopped: at most MAX_AUTH_ROUNDS
   // rounds' worth (200 messages), among the newest.
-  try {
-    store.requeueMissingAuth(REQUEUE_WINDOW)
-  } catch (err) {
+  const requeued = store.requeueMissingAuth(REQUEUE_WINDOW).catch((err: unknown) => {
     opts.onError?.(err, '')
-  }
+  })
 
   const loop = createIndexLoop(round, { busyDuty: THREAD_BUSY_DUTY, onError: opts.onError })
   return {
@@ -150,16 +148,10 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
     async stop() {
       stopping = true
       await loop.stop()
+      await requeued
       const w = worker
       worker = null
-      if (!w || w.threadId === -1) return // none, or already gone
-      await new Promise<void>((resolve) => {
-        w.once('exit', () => resolve())
-        w.on('message', (msg: IndexReply) => {
-          if (msg.type === 'closed') void w.terminate()
-        })
-        w.postMessage({ type: 'close' } satisfies IndexRequest)
-      })
+      await w?.close()
     },
   }
 }

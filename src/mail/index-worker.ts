@@ -1,7 +1,8 @@
 import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
-import { createMessageStore } from '../store/index.js'
+import { createIndexQueue, openDatabase } from '../store/index.js'
+import { onCloseRequest } from '../threads/index.js'
 import { contentAnalyser, createAuthAnalyser, type AuthAnalyserOptions } from './analysis/index.js'
 import { indexOne } from './indexer.js'
 import { createMemoryReleaser } from './release-memory.js'
@@ -13,24 +14,22 @@ import type { MessageSummary } from '../store/index.js'
 // churn stays in this thread.
 
 export interface IndexWorkerData {
-  entry: string
   path: string
   auth: AuthAnalyserOptions
 }
 
 // together: analyse each message completely before the round's summaries go back (one save);
 // otherwise the SPF/DKIM/DMARC/ARC results follow in a second message (see index-thread.ts).
-export type IndexRequest = { type: 'round'; round: number; limit: number; together: boolean } | { type: 'close' }
+export type IndexRequest = { type: 'round'; round: number; limit: number; together: boolean }
 
 export type IndexReply =
   | { type: 'start'; seq: number; id: string } // before each message: what a crash was working on
   | { type: 'parsed'; round: number; items: { seq: number; id: string; summary: MessageSummary }[] } // auth still null
   | { type: 'authed'; round: number; items: { seq: number; id: string; auth: unknown }[] }
   | { type: 'error'; id: string; message: string }
-  | { type: 'closed' }
 
 const port = parentPort!
-const data = workerData as IndexWorkerData
+const data = (workerData as { data: IndexWorkerData }).data
 
 // On Linux a thread has its own nice value: indexing then takes only CPU that SMTP, the writer and
 // the HTTP API leave idle, instead of a duty cycle on the main thread.
@@ -41,26 +40,27 @@ try {
   // not Linux, or not permitted: normal priority
 }
 
-// A small page cache: this connection reads each unindexed message once.
-const store = createMessageStore(data.path, { cacheKiB: 2048, migrate: false })
+// Read-only, with a small page cache: this connection reads each unindexed message once. The
+// summaries go back to the owner, which saves them through the writer.
+const db = openDatabase(data.path, { migrate: false, readonly: true, cacheKiB: 2048 })
+const queue = createIndexQueue(db)
 // Parsing and content analysis first; SPF/DKIM/DMARC/ARC, which wait on DNS, after the summaries
 // are saved, for the whole round at once: a slow or silent DNS server then delays only the auth
 // results, not the subject an API client waits for.
 const analysers = [contentAnalyser]
 const authAnalyser = createAuthAnalyser(data.auth)
-const post = (msg: IndexReply): void => port.postMessage(msg)
+const post = (body: IndexReply): void => port.postMessage({ kind: 'event', body })
 const memory = createMemoryReleaser()
+let closed = false
+onCloseRequest(() => {
+  closed = true
+  db.close()
+})
 
 port.on('message', (msg: IndexRequest) => {
-  if (msg.type === 'close') {
-    void store.close().then(() => {
-      post({ type: 'closed' })
-      port.close()
-    })
-    return
-  }
+  if (msg.type !== 'round' || closed) return
   void (async () => {
-    const items = store.unindexed(msg.limit)
+    const items = queue.unindexed(msg.limit)
     if (items.length === 0) memory.drained() // a backlog is done: give this thread's garbage back
     memory.indexed(items.length)
     const out: { seq: number; id: string; summary: MessageSummary }[] = []

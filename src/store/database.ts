@@ -29,16 +29,18 @@ function applyMigrations(db: Database.Database): void {
 /**
  * One connection with holdmail's settings; only the first opener (the main thread) migrates.
  * `cacheKiB` overrides the page cache size (the writer thread, which only appends, needs little).
+ * `readonly` connections (the HTTP thread, the reader pool, the indexer) cannot write at all, so
+ * the writer thread stays the only writer by construction.
  */
-export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: number }): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: number; readonly?: boolean }): Database.Database {
+  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
   let db: Database.Database
   try {
-    db = new Database(path)
+    db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true })
   } catch (err) {
     throw new AppError('BAD_CONFIG', `cannot open database ${path}: ${(err as Error).message}`, { cause: err })
   }
-  db.pragma('journal_mode = WAL')
+  if (!opts.readonly) db.pragma('journal_mode = WAL')
   // FULL: the WAL is fsynced at each commit, so a 250 survives power loss as well as a crash.
   // Group commit pays that fsync once per batch, not once per message.
   db.pragma('synchronous = FULL')
@@ -49,6 +51,6 @@ export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: 
     const c = typeof cidr === 'string' ? parseCidr(cidr) : null
     return c && typeof ip === 'string' && cidrContains(c, ip) ? 1 : 0
   })
-  if (opts.migrate) applyMigrations(db)
+  if (opts.migrate && !opts.readonly) applyMigrations(db)
   return db
 }

@@ -1,5 +1,14 @@
-// Owns the SQLite database: migrations, the message store and the search compiler; the only place
-// with SQL. Must not import smtp-server, Fastify or mailparser: callers hand it bytes and summaries.
-export { createMessageStore, newMessageId, type MessageStore, type RawMessage, type StoreStats, type Backscatter, type BackscatterGroup, type Counted } from './message-store.js'
+// Owns the SQLite database: migrations, the writer (the only connection that writes), readers, the
+// index queue, reports and the search compiler; the only place with SQL. Must not import
+// smtp-server, Fastify or mailparser: callers hand it bytes and summaries.
+export { createMessageStore, type MessageStore } from './message-store.js'
+export { openDatabase } from './database.js'
+export { newMessageId } from './ids.js'
+export { createReader, type Reader, type RawMessage } from './reader.js'
+export { createReports, type Reports, type StoreStats, type Backscatter, type BackscatterGroup, type Counted } from './reports.js'
+export { createIndexQueue, type IndexQueue, type QueuedMessage } from './index-queue.js'
+export { createPortWriter, type Writer } from './writer.js'
+export type { WriteOp } from './write-ops.js'
+export type { SummaryItem, AuthItem, InsertRequest } from './writes.js'
 export { compileSearch, tokenize } from './search-query.js'
 export type * from './types.js'

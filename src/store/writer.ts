@@ -1,19 +1,29 @@
 import type Database from 'better-sqlite3'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { AppError } from '../errors.js'
-import type { WriterReply, WriterRequest } from './writer-worker.js'
-import { createWrites, type AuthItem, type InsertRequest, type SummaryItem } from './writes.js'
+import { portClient, spawnThread, type Thread } from '../threads/index.js'
+import type { PortLike } from '../threads/wire.js'
+import { runWrite, type WriteOp } from './write-ops.js'
+import type { ConnectMessage, InsertedMessage, InsertMessage } from './writer-worker.js'
+import { createWrites, type InsertRequest } from './writes.js'
 
-/** Where new messages and summaries are written: a writer thread for files, in-process for ':memory:'. */
+/** Where every write goes: the writer thread for database files, in-process for ':memory:'. */
 export interface Writer {
   /**
    * Resolves with the row's seq and SHA-256 once the transaction holding it has committed. With
    * `handOver`, req.raw's memory may be moved to the writer thread rather than copied.
    */
   insert(req: InsertRequest, handOver?: boolean): Promise<Inserted>
-  saveSummaries(items: SummaryItem[]): Promise<void>
-  saveAuth(items: AuthItem[]): Promise<void>
+  /** Any other write; resolves once committed, with its count (read flags set, messages deleted). */
+  write(op: WriteOp): Promise<number>
+  /** A port for another thread to write through (createPortWriter on its side). */
+  connect(): MessagePort
   close(): Promise<void>
+}
+
+/** A writer over a port; `failAll` fails what is pending when the thread behind the port died. */
+export interface PortWriter extends Writer {
+  failAll(err: unknown): void
 }
 
 export interface Inserted {
@@ -49,13 +59,12 @@ export function createInProcessWriter(db: Database.Database): Writer {
         }
       })
     },
-    async saveSummaries(items) {
+    async write(op) {
       flush()
-      writes.saveSummaries(items)
+      return runWrite(writes, op)
     },
-    async saveAuth(items) {
-      flush()
-      writes.saveAuth(items)
+    connect() {
+      throw new AppError('BAD_CONFIG', "an in-memory database cannot be shared with another thread")
     },
     async close() {
       flush()
@@ -63,79 +72,50 @@ export function createInProcessWriter(db: Database.Database): Writer {
   }
 }
 
-export function createThreadWriter(path: string): Writer {
-  const ts = import.meta.url.endsWith('.ts')
-  const entry = new URL(`./writer-worker.${ts ? 'ts' : 'js'}`, import.meta.url).href
-  const boot = new URL('./worker-boot.mjs', import.meta.url)
-  let worker: Worker | null = null
+/**
+ * Inserts and writes over a port to the writer thread. Inserts made in one go (one socket event,
+ * one loop in a caller) travel in one message, posted as soon as that code returns: waiting for
+ * the end of the event-loop turn batched more but held every message on a busy SMTP thread. The
+ * writer thread batches what queues up while it commits anyway. A buffer that owns its whole
+ * ArrayBuffer is moved, not copied.
+ */
+export function createPortWriter(port: PortLike & { close?: () => void }, closeThread?: () => Promise<void>): PortWriter {
   let nextId = 1
   const waiting = new Map<number, { resolve: (v: Inserted) => void; reject: (e: unknown) => void }>()
+  const requests = portClient(port)
   let closing: Promise<void> | null = null
-
-  function failAll(err: unknown): void {
-    for (const w of waiting.values()) w.reject(storeFailed(err))
-    waiting.clear()
-  }
-
-  function start(): Worker {
-    const w = new Worker(boot, { workerData: { entry, path } })
-    w.unref() // pending requests keep their SMTP sockets, and so the process, alive anyway
-    w.on('message', (msg: WriterReply) => {
-      if (msg.type === 'inserted') {
-        for (const r of msg.results) {
-          const p = waiting.get(r.reqId)
-          waiting.delete(r.reqId)
-          if (r.seq !== undefined && r.sha256 !== undefined) p?.resolve({ seq: r.seq, sha256: r.sha256 })
-          else p?.reject(storeFailed(r.error))
-        }
-      } else if (msg.type === 'saved') {
-        const p = waiting.get(msg.reqId)
-        waiting.delete(msg.reqId)
-        if (msg.error) p?.reject(storeFailed(msg.error))
-        else p?.resolve({ seq: 0, sha256: '' })
-      }
-    })
-    // A dead writer fails what it held (the senders get 451 and retry); the next write starts a new one.
-    w.on('error', (err) => failAll(err))
-    w.on('exit', (code) => {
-      if (worker === w) worker = null
-      if (waiting.size) failAll(new Error(`writer thread exited with code ${code}`))
-    })
-    return w
-  }
-
-  function send(msg: WriterRequest, transfer: ArrayBuffer[] = []): void {
-    worker ??= start()
-    worker.postMessage(msg, transfer)
-  }
-
-  // Inserts made in one go (one socket event, one loop in a caller) travel in one message, posted
-  // as soon as that code returns. Waiting for the end of the event-loop turn (setImmediate) batched
-  // more but held each message ~0.8 ms on a busy SMTP thread: 20 reused connections measured
-  // 2 620-2 700 msg/s that way against 2 960-3 240 posting at once. The writer thread batches what
-  // queues up while it commits anyway. A buffer that owns its whole ArrayBuffer is moved, not copied.
-  let outbox: { reqId: number; req: InsertRequest }[] = []
+  let outbox: InsertMessage['items'] = []
   let transfer: ArrayBuffer[] = []
+
+  port.on('message', (m: unknown) => {
+    const msg = m as InsertedMessage
+    if (msg.type !== 'inserted') return
+    for (const r of msg.results) {
+      const p = waiting.get(r.reqId)
+      waiting.delete(r.reqId)
+      if (r.seq !== undefined && r.sha256 !== undefined) p?.resolve({ seq: r.seq, sha256: r.sha256 })
+      else p?.reject(storeFailed(r.error))
+    }
+  })
+
   const postInserts = (): void => {
     if (outbox.length === 0) return // close() already sent them
     const items = outbox
     const moved = transfer
     outbox = []
     transfer = []
-    send({ type: 'insert', items }, moved)
+    port.postMessage({ type: 'insert', items } satisfies InsertMessage, moved)
   }
 
-  /** A summaries or auth write; resolves when committed. */
-  function request(msg: Extract<WriterRequest, { reqId: number }>): Promise<void> {
-    if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
-    const reqId = nextId++
-    return new Promise<Inserted>((resolve, reject) => {
-      waiting.set(reqId, { resolve, reject })
-      send({ ...msg, reqId })
-    }).then(() => undefined)
+  /** Fails what the writer held (the senders get 451 and retry). */
+  const failAll = (err: unknown): void => {
+    for (const w of waiting.values()) w.reject(storeFailed(err))
+    waiting.clear()
+    requests.fail(storeFailed(err))
   }
 
   return {
+    failAll,
     insert(req, handOver = false) {
       if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
       const reqId = nextId++
@@ -149,24 +129,64 @@ export function createThreadWriter(path: string): Writer {
         }
       })
     },
-    saveSummaries(items) {
-      return request({ type: 'summaries', reqId: 0, items })
+    write(op) {
+      if (closing) return Promise.reject(new AppError('STORE_FAILED', 'store is closed'))
+      return requests.request<number>(op).catch((err: unknown) => {
+        // A write the writer refused on purpose (a tag that does not exist) keeps its code.
+        if (err instanceof AppError && err.code !== 'INTERNAL' && err.code !== 'THREAD_EXITED') throw err
+        throw storeFailed(err)
+      })
     },
-    saveAuth(items) {
-      return request({ type: 'auth', reqId: 0, items })
+    connect() {
+      const { port1, port2 } = new MessageChannel()
+      port.postMessage({ type: 'connect', port: port2 } satisfies ConnectMessage, [port2])
+      return port1
     },
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        if (outbox.length) postInserts()
-        const w = worker
-        if (!w) return resolve()
-        w.once('exit', () => resolve())
-        w.on('message', (msg: WriterReply) => {
-          if (msg.type === 'closed') void w.terminate()
-        })
-        w.postMessage({ type: 'close' } satisfies WriterRequest)
-      })
+      closing ??= (async () => {
+        postInserts()
+        if (closeThread) await closeThread()
+        else port.close?.()
+        failAll(new Error('store is closed'))
+      })()
       return closing
+    },
+  }
+}
+
+/** The writer thread for a database file, and the client for this thread. */
+export function createThreadWriter(path: string): Writer {
+  let thread: Thread | null = null
+  let writer: PortWriter | null = null
+  const start = (): { thread: Thread; writer: PortWriter } => {
+    const t = spawnThread(new URL('./writer-worker', import.meta.url), {
+      data: { path },
+      onExit: (code) => {
+        w.failAll(new Error(`writer thread exited with code ${code}`))
+        if (thread === t) {
+          thread = null
+          writer = null
+        }
+      },
+    })
+    const w = createPortWriter(t.worker, () => t.close())
+    return { thread: t, writer: w }
+  }
+  // The thread starts at once: opening the database there is part of start-up, and a writer that
+  // died is replaced at the next write (the mail it held got 451 and is retried by its senders).
+  ;({ thread, writer } = start())
+  const current = (): Writer => {
+    if (!writer) ({ thread, writer } = start())
+    return writer
+  }
+  let closed = false
+  return {
+    insert: (req, handOver) => (closed ? Promise.reject(new AppError('STORE_FAILED', 'store is closed')) : current().insert(req, handOver)),
+    write: (op) => (closed ? Promise.reject(new AppError('STORE_FAILED', 'store is closed')) : current().write(op)),
+    connect: () => current().connect(),
+    async close() {
+      closed = true
+      await writer?.close()
     },
   }
 }

@@ -1,10 +1,17 @@
 import type Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import { ipToBigInt } from '../config/index.js'
-import type { Envelope, MessageSummary } from './types.js'
+import { AppError } from '../errors.js'
+import { compileSearch } from './search-query.js'
+import type { Envelope, MessageSummary, Selection } from './types.js'
 
-// The hot writes (new messages, indexer summaries), as plain functions of a connection, so that
-// the same code runs in the writer thread (file databases) and in-process (':memory:').
+// Every write of the store, as plain functions of one connection: new messages, indexer summaries
+// and auth results, read flags, tags, deletes, prune, requeue. The same code runs in the writer
+// thread (database files) and in-process (':memory:', where the connection is private).
+
+// Rows deleted per transaction when deleting or pruning, so that a big delete never holds the write
+// lock (and the inserts queued behind it) for long.
+const DELETE_BATCH = 5000
 
 export interface InsertRequest {
   id: string
@@ -32,7 +39,20 @@ export interface Writes {
   insertBatch(batch: InsertRequest[]): InsertResult[]
   saveSummaries(items: SummaryItem[]): void
   saveAuth(items: AuthItem[]): void
-  tagIdFor(name: string): number
+  setRead(selection: Selection, read: boolean): number
+  /** Deletes at most DELETE_BATCH matching messages in one transaction; 0 when none is left. */
+  deleteBatch(selection: Selection): number
+  setTags(ids: string[], tags: string[]): void
+  addTags(ids: string[], tags: string[]): void
+  renameTag(from: string, to: string): void
+  deleteTag(tag: string): void
+  /** The selection prune deletes next: messages older than maxAgeMs, or beyond the newest maxMessages. */
+  pruneSelection(opts: { maxMessages: number; maxAgeMs: number; now: number }): Selection | null
+  /**
+   * Sends back to the indexer the messages among the newest `window` whose summary was saved but
+   * whose authentication results were not (the process stopped in between). Returns how many.
+   */
+  requeueMissingAuth(window: number): number
 }
 
 const addrText = (list: { Name: string; Address: string }[]): string =>
@@ -62,12 +82,34 @@ export function createWrites(db: Database.Database): Writes {
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
     tagInsert: db.prepare('INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING'),
     tagLink: db.prepare('INSERT OR IGNORE INTO message_tags (seq, tag_id) VALUES (?, ?)'),
+    tagUnlinkAll: db.prepare('DELETE FROM message_tags WHERE seq = ?'),
+    tagsGc: db.prepare('DELETE FROM tags WHERE tag_id NOT IN (SELECT tag_id FROM message_tags)'),
+    seqById: db.prepare<[string], number>('SELECT seq FROM messages WHERE id = ?').pluck(),
+    deleteMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
+    total: db.prepare<[], number>('SELECT total FROM message_counts WHERE id = 1').pluck(),
   }
 
   function tagIdFor(name: string): number {
     stmt.tagInsert.run(name)
     return stmt.tagId.get(name) as number
   }
+
+  function selectionWhere(sel: Selection): { where: string; params: (string | number)[] } {
+    if ('all' in sel) return { where: '1', params: [] }
+    if ('search' in sel) return compileSearch(sel.search)
+    if (sel.ids.length === 0) return { where: '0', params: [] }
+    return { where: `m.id IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(sel.ids)] }
+  }
+
+  const seqsFor = (ids: string[]): number[] => ids.map((id) => stmt.seqById.get(id)).filter((s): s is number => s !== undefined)
+
+  const deleteSeqs = db.transaction((seqs: number[]) => {
+    for (const seq of seqs) {
+      stmt.ftsDelete.run(seq)
+      stmt.deleteMessage.run(seq)
+    }
+    stmt.tagsGc.run()
+  })
 
   function insertOne(r: InsertRequest): { seq: number; sha256: string } {
     const env = r.env
@@ -170,6 +212,88 @@ export function createWrites(db: Database.Database): Writes {
     saveAuth: db.transaction((items: AuthItem[]) => {
       for (const { seq, auth } of items) stmt.saveAuth.run(auth === null || auth === undefined ? null : JSON.stringify(auth), seq)
     }),
-    tagIdFor,
+
+    setRead(selection, read) {
+      const f = selectionWhere(selection)
+      return db.prepare(`UPDATE messages AS m SET read = ? WHERE ${f.where} AND m.read <> ?`).run(read ? 1 : 0, ...f.params, read ? 1 : 0).changes
+    },
+
+    deleteBatch(selection) {
+      const f = selectionWhere(selection)
+      const seqs = db.prepare<unknown[], number>(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ${DELETE_BATCH}`).pluck().all(...f.params)
+      if (seqs.length === 0) return 0
+      // Recipients, raw bytes and tag links go with their message through ON DELETE CASCADE; the
+      // writer connection keeps foreign keys off for inserts (it writes the parents itself), so they
+      // are on for the length of a delete.
+      const keysWere = db.pragma('foreign_keys', { simple: true }) as number
+      if (!keysWere) db.pragma('foreign_keys = ON')
+      try {
+        deleteSeqs(seqs)
+      } finally {
+        if (!keysWere) db.pragma('foreign_keys = OFF')
+      }
+      return seqs.length
+    },
+
+    setTags: db.transaction((ids: string[], tags: string[]) => {
+      const tagIds = tags.map(tagIdFor)
+      for (const seq of seqsFor(ids)) {
+        stmt.tagUnlinkAll.run(seq)
+        for (const t of tagIds) stmt.tagLink.run(seq, t)
+      }
+      stmt.tagsGc.run()
+    }),
+
+    addTags: db.transaction((ids: string[], tags: string[]) => {
+      const tagIds = tags.map(tagIdFor)
+      for (const seq of seqsFor(ids)) for (const t of tagIds) stmt.tagLink.run(seq, t)
+    }),
+
+    renameTag: db.transaction((from: string, to: string) => {
+      const fromId = stmt.tagId.get(from) as number | undefined
+      if (fromId === undefined) throw new AppError('NOT_FOUND', `tag "${from}" not found`)
+      const toId = stmt.tagId.get(to) as number | undefined
+      if (toId !== undefined && toId !== fromId) {
+        db.prepare('INSERT OR IGNORE INTO message_tags (seq, tag_id) SELECT seq, ? FROM message_tags WHERE tag_id = ?').run(toId, fromId)
+        db.prepare('DELETE FROM message_tags WHERE tag_id = ?').run(fromId)
+        db.prepare('DELETE FROM tags WHERE tag_id = ?').run(fromId)
+      } else {
+        db.prepare('UPDATE tags SET name = ? WHERE tag_id = ?').run(to, fromId)
+      }
+    }),
+
+    deleteTag: db.transaction((tag: string) => {
+      const id = stmt.tagId.get(tag) as number | undefined
+      if (id === undefined) throw new AppError('NOT_FOUND', `tag "${tag}" not found`)
+      db.prepare('DELETE FROM message_tags WHERE tag_id = ?').run(id)
+      db.prepare('DELETE FROM tags WHERE tag_id = ?').run(id)
+    }),
+
+    pruneSelection({ maxMessages, maxAgeMs, now }) {
+      if (maxAgeMs > 0) {
+        const cutoff = now - maxAgeMs
+        if (db.prepare('SELECT 1 FROM messages WHERE received_at < ? LIMIT 1').get(cutoff)) return { search: `before:${new Date(cutoff).toISOString()}` }
+      }
+      if (maxMessages > 0 && (stmt.total.get() ?? 0) > maxMessages) {
+        const cutoff = db
+          .prepare<[number], number>('SELECT seq FROM messages ORDER BY received_at DESC, seq DESC LIMIT 1 OFFSET ?')
+          .pluck()
+          .get(maxMessages - 1)
+        if (cutoff !== undefined) {
+          const ids = db.prepare<[number, number], string>('SELECT id FROM messages WHERE seq < ? ORDER BY seq LIMIT ?').pluck().all(cutoff, DELETE_BATCH)
+          if (ids.length) return { ids }
+        }
+      }
+      return null
+    },
+
+    requeueMissingAuth(window) {
+      return db
+        .prepare(
+          `UPDATE messages SET indexed_at = NULL WHERE seq > (SELECT coalesce(max(seq), 0) FROM messages) - ?
+            AND indexed_at IS NOT NULL AND auth_json IS NULL AND parse_error IS NULL`,
+        )
+        .run(window).changes
+    },
   }
 }

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { pino } from 'pino'
-import { startHoldmail, type RunningHoldmail } from '../../src/cli/start-holdmail.js'
+import { startHoldmail, type RunningHoldmail, type StartOptions } from '../../src/cli/start-holdmail.js'
 import { loadConfig } from '../../src/config/index.js'
 import type { Analyser } from '../../src/mail/index.js'
 
@@ -16,16 +19,32 @@ export interface TestApp {
   stop(): Promise<void>
 }
 
-/** The whole app in-process on 127.0.0.1 with port 0 and ':memory:' unless flags say otherwise. */
-export async function startTestApp(flags: string[] = [], extra: { analysers?: Analyser[]; settleMaxWaitMs?: number } = {}): Promise<TestApp> {
+/**
+ * The whole app as production runs it (SMTP on this thread; writer, indexer, HTTP and reader threads;
+ * a database file) on 127.0.0.1 with port 0, and a temporary database removed at stop unless flags
+ * name one.
+ */
+export async function startTestApp(
+  flags: string[] = [],
+  extra: { analysers?: Analyser[]; settleMaxWaitMs?: number; readBudgets?: StartOptions['readBudgets'] } = {},
+): Promise<TestApp> {
   const hasDb = flags.some((f) => f === '--db' || f.startsWith('--db='))
+  const tmp = hasDb ? null : mkdtempSync(join(tmpdir(), 'holdmail-test-'))
   // No DNS leaves this machine: auth checks run only in tests that serve their own zone.
   const hasDns = flags.some((f) => f === '--dns-server' || f.startsWith('--dns-server='))
   const config = loadConfig(
-    ['--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'silent', ...(hasDb ? [] : ['--db', ':memory:']), ...(hasDns ? [] : ['--no-auth-checks']), ...flags],
+    ['--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'silent', ...(tmp ? ['--db', join(tmp, 'holdmail.db')] : []), ...(hasDns ? [] : ['--no-auth-checks']), ...flags],
     {},
   )
-  const running = await startHoldmail(config, { logger: pino({ level: 'silent' }), analysers: extra.analysers, settleMaxWaitMs: extra.settleMaxWaitMs })
+  const running = await startHoldmail(config, {
+    logger: pino({ level: 'silent' }),
+    ...(extra.analysers ? { analysers: extra.analysers } : {}),
+    ...(extra.settleMaxWaitMs !== undefined ? { settleMaxWaitMs: extra.settleMaxWaitMs } : {}),
+    ...(extra.readBudgets ? { readBudgets: extra.readBudgets } : {}),
+  }).catch((err: unknown) => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true })
+    throw err
+  })
   const baseUrl = `http://127.0.0.1:${running.http.port}`
   return {
     running,
@@ -52,7 +71,10 @@ export async function startTestApp(flags: string[] = [], extra: { analysers?: An
       if (res.status !== 200) throw new Error(`raw ${id}: HTTP ${res.status}`)
       return Buffer.from(await res.arrayBuffer())
     },
-    stop: () => running.stop(),
+    async stop() {
+      await running.stop()
+      if (tmp) rmSync(tmp, { recursive: true, force: true })
+    },
   }
 }
 

@@ -5,6 +5,7 @@ import { createDnsResolver, generateArfReport, lintSpf } from '../../mail/analys
 import type { HttpDeps } from '../deps.js'
 import { errorSchema, idParams } from '../schemas.js'
 import { resolveMessage } from './message.js'
+import { backscatterJson, statsJson } from '../message-json.js'
 
 const counted = { type: 'array', items: { type: 'object', properties: { Key: { type: 'string' }, Count: { type: 'integer' } } } } as const
 const distribution = { type: 'object', additionalProperties: { type: 'integer' } } as const
@@ -52,7 +53,10 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
         },
       },
     },
-    async () => ({ ...store.stats(), TopBackscatterSources: store.backscatter('', 10).ByOrigin }),
+    async () => {
+      const [stats, backscatter] = await Promise.all([store.stats(), store.backscatter('', 10)])
+      return { ...statsJson(stats), TopBackscatterSources: backscatterJson(backscatter).ByOrigin }
+    },
   )
 
   app.get<{ Querystring: { query?: string; limit: number } }>(
@@ -71,7 +75,7 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
         },
       },
     },
-    async (req) => store.backscatter(req.query.query ?? '', req.query.limit),
+    async (req) => backscatterJson(await store.backscatter(req.query.query ?? '', req.query.limit)),
   )
 
   app.get<{ Params: { ID: string }; Querystring: { to?: string; from?: string; type?: string } }>(
@@ -93,12 +97,12 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
       },
     },
     async (req, reply) => {
-      const m = resolveMessage(deps, req.params.ID)
+      const m = await resolveMessage(deps, req.params.ID)
       const senderDomain = domainOf(m.summary?.from?.Address || m.envelope.mailFrom)
       const to = req.query.to?.trim() || (senderDomain ? `abuse@${senderDomain}` : '')
       if (!/^[^\s@<>]+@[^\s@<>]+$/.test(to)) throw new AppError('BAD_REQUEST', 'give the abuse contact as ?to=abuse@example.net (the sample has no sending domain to default to)')
       const auth = m.summary?.auth as { SPF?: { IP?: string } } | null
-      const eml = generateArfReport(store.getRaw(m.id)!, m.envelope, {
+      const eml = generateArfReport((await store.getRaw(m.id))!, m.envelope, {
         to,
         from: req.query.from,
         feedbackType: req.query.type,
@@ -141,7 +145,8 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   )
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['application'] } }, async (_req, reply) => {
-    const counts = store.counts()
+    const [counts, dbBytes] = await Promise.all([store.counts(), store.dbSizeBytes()])
+    const stats = deps.stats()
     const lines = [
       '# HELP holdmail_messages Messages in the store.',
       '# TYPE holdmail_messages gauge',
@@ -151,13 +156,13 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
       `holdmail_messages_unread ${counts.unread}`,
       '# HELP holdmail_smtp_accepted_total Messages accepted since start.',
       '# TYPE holdmail_smtp_accepted_total counter',
-      `holdmail_smtp_accepted_total ${deps.stats.smtpAccepted}`,
+      `holdmail_smtp_accepted_total ${stats.smtpAccepted}`,
       '# HELP holdmail_smtp_accepted_bytes_total Bytes accepted since start.',
       '# TYPE holdmail_smtp_accepted_bytes_total counter',
-      `holdmail_smtp_accepted_bytes_total ${deps.stats.smtpAcceptedBytes}`,
+      `holdmail_smtp_accepted_bytes_total ${stats.smtpAcceptedBytes}`,
       '# HELP holdmail_database_bytes Size of the database and its WAL.',
       '# TYPE holdmail_database_bytes gauge',
-      `holdmail_database_bytes ${store.dbSizeBytes()}`,
+      `holdmail_database_bytes ${dbBytes}`,
       '# HELP holdmail_uptime_seconds Seconds since start.',
       '# TYPE holdmail_uptime_seconds gauge',
       `holdmail_uptime_seconds ${Math.round((Date.now() - deps.startedAt) / 1000)}`,

@@ -96,14 +96,12 @@ function drained(stream: Writable): Promise<boolean> {
   })
 }
 
-function byIds(deps: HttpDeps, ids: string[]): Generator<Item> {
-  return (function* () {
-    for (const id of ids) {
-      const message = deps.store.get(id)
-      const raw = message && deps.store.getRaw(id)
-      if (message && raw) yield { message, raw } // deleted since it was selected: skip it
-    }
-  })()
+async function* byIds(deps: HttpDeps, ids: string[]): AsyncGenerator<Item> {
+  for (const id of ids) {
+    const message = await deps.store.get(id)
+    const raw = message && (await deps.store.getRaw(id))
+    if (message && raw) yield { message, raw } // deleted since it was selected: skip it
+  }
 }
 
 // Entries are packed into chunks of about this size: one socket write per message (~1 KB each)
@@ -111,10 +109,10 @@ function byIds(deps: HttpDeps, ids: string[]): Generator<Item> {
 // has taken the last one, so backpressure is unchanged.
 const MBOX_CHUNK_BYTES = 64 * 1024
 
-function* mboxStream(items: Generator<MboxItem>): Generator<Buffer> {
+async function* mboxStream(items: AsyncGenerator<MboxItem>): AsyncGenerator<Buffer> {
   let parts: Buffer[] = []
   let size = 0
-  for (const item of items) {
+  for await (const item of items) {
     for (const part of mboxParts(item)) {
       parts.push(part)
       size += part.length
@@ -129,16 +127,16 @@ function* mboxStream(items: Generator<MboxItem>): Generator<Buffer> {
 }
 
 /** Pulls the first item now, so that a bad search is a JSON 400 rather than a broken download. */
-function started<T>(items: Generator<T>): Generator<T> {
-  const head = items.next()
-  return (function* () {
+async function started<T>(items: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
+  const head = await items.next()
+  return (async function* () {
     if (!head.done) yield head.value
     yield* items
   })()
 }
 
 /** Pumps items into a zip stream; the manifest is spooled to a temp file so it never sits in memory. */
-async function pumpZip(zip: ZipFile, items: Generator<Item>): Promise<void> {
+async function pumpZip(zip: ZipFile, items: AsyncGenerator<Item>): Promise<void> {
   const out = zip.outputStream as unknown as Writable & { writableNeedDrain: boolean }
   const tmp = join(tmpdir(), `holdmail-manifest-${randomUUID()}.json`)
   const manifest = createWriteStream(tmp)
@@ -148,7 +146,7 @@ async function pumpZip(zip: ZipFile, items: Generator<Item>): Promise<void> {
   try {
     manifest.write('[')
     let first = true
-    for (const { message, raw } of items) {
+    for await (const { message, raw } of items) {
       if (out.destroyed) return
       zip.addBuffer(raw, `${message.id}.eml`, { compress: false, mtime: new Date(message.envelope.receivedAt) })
       if (!manifest.write((first ? '\n' : ',\n') + JSON.stringify(manifestEntry(message)))) await drained(manifest)
@@ -184,16 +182,16 @@ export async function exportRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       const ids = (req.query.ids ?? '').split(',').filter(Boolean).slice(0, MAX_IDS)
       const search = req.query.query.trim()
       // An mbox needs only the envelope sender, receive time and bytes: the store reads just those.
-      const mboxItems = (): Generator<MboxItem> =>
+      const mboxItems = (): AsyncGenerator<MboxItem> =>
         ids.length
-          ? (function* () {
-              for (const { message, raw } of byIds(deps, ids)) yield { mailFrom: message.envelope.mailFrom, receivedAt: message.envelope.receivedAt, raw }
+          ? (async function* () {
+              for await (const { message, raw } of byIds(deps, ids)) yield { mailFrom: message.envelope.mailFrom, receivedAt: message.envelope.receivedAt, raw }
             })()
           : deps.store.iterateRaw(search)
       const source =
         format === 'mbox'
-          ? { format, items: started(mboxItems()) }
-          : { format, items: started(ids.length ? byIds(deps, ids) : deps.store.iterate(search)) }
+          ? { format, items: await started(mboxItems()) }
+          : { format, items: await started(ids.length ? byIds(deps, ids) : deps.store.iterate(search)) }
 
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
       reply

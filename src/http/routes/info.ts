@@ -41,22 +41,23 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async () => {
-      const counts = deps.store.counts()
+      const [counts, size, tags] = await Promise.all([deps.store.counts(), deps.store.dbSizeBytes(), deps.store.tagCounts()])
+      const stats = deps.stats()
       return {
         Version: VERSION,
         LatestVersion: '', // holdmail never phones home to look it up
         Database: deps.store.path,
-        DatabaseSize: deps.store.dbSizeBytes(),
+        DatabaseSize: size,
         Messages: counts.total,
         Unread: counts.unread,
-        Tags: deps.store.tagCounts(),
+        Tags: tags,
         RuntimeStats: {
           Uptime: Math.round((Date.now() - deps.startedAt) / 1000),
           Memory: process.memoryUsage().rss,
           MessagesDeleted: 0,
-          SMTPAccepted: deps.stats.smtpAccepted,
-          SMTPAcceptedSize: deps.stats.smtpAcceptedBytes,
-          SMTPRejected: deps.stats.smtpRejected,
+          SMTPAccepted: stats.smtpAccepted,
+          SMTPAcceptedSize: stats.smtpAcceptedBytes,
+          SMTPRejected: stats.smtpRejected,
           SMTPIgnored: 0,
         },
       }
@@ -76,9 +77,12 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         'X-Accel-Buffering': 'no',
       })
       res.write(': holdmail events\n\n')
-      const unsubscribe = deps.events.subscribe((event) => {
-        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
-      })
+      const unsubscribe = deps.events.subscribe(
+        (event) => {
+          res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+        },
+        () => res.end(),
+      )
       const keepAlive = setInterval(() => res.write(': ping\n\n'), 25_000)
       keepAlive.unref()
       req.raw.on('close', () => {

@@ -1,7 +1,7 @@
 import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { AppError } from '../../errors.js'
-import { parseDetail, readHeaders, summarize } from '../../mail/index.js'
+import { readHeaders } from '../../mail/index.js'
 import type { StoredMessage } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { envelopeJson, listItemJson } from '../message-json.js'
@@ -19,9 +19,9 @@ export function hostileHeaders(reply: FastifyReply): FastifyReply {
     .header('Cross-Origin-Resource-Policy', 'same-origin')
 }
 
-export function resolveMessage(deps: HttpDeps, id: string): StoredMessage {
-  const realId = id === 'latest' ? deps.store.latestId() : id
-  const m = realId ? deps.store.get(realId) : undefined
+export async function resolveMessage(deps: HttpDeps, id: string): Promise<StoredMessage> {
+  const realId = id === 'latest' ? await deps.store.latestId() : id
+  const m = realId ? await deps.store.get(realId) : undefined
   if (!m) throw new AppError('NOT_FOUND', id === 'latest' ? 'there are no messages' : `message ${id} not found`)
   return m
 }
@@ -40,16 +40,15 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       },
     },
     async (req) => {
-      const m = resolveMessage(deps, req.params.ID)
-      const raw = store.getRaw(m.id)!
-      const detail = await parseDetail(raw)
+      const m = await resolveMessage(deps, req.params.ID)
+      const detail = await deps.parser.detail(m.id)
       if (!m.read) {
-        store.setRead({ ids: [m.id] }, true)
+        await store.setRead({ ids: [m.id] }, true)
         deps.events.emit({ type: 'update' })
       }
       // Not indexed yet (a burst, or the indexer still busy after the request's bounded wait): the
-      // headers are parsed here for this answer, without analysis, and Indexed says false.
-      const summary = m.summary ?? (await summarize(raw, m.envelope))
+      // message is parsed for this answer, without analysis, and Indexed says false.
+      const summary = m.summary ?? (await deps.parser.summarize(m.id))
       const item = listItemJson({ ...m, summary })
       return {
         ...item,
@@ -82,9 +81,9 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       },
     },
     async (req) => {
-      const m = resolveMessage(deps, req.params.ID)
+      const m = await resolveMessage(deps, req.params.ID)
       const out: Record<string, string[]> = {}
-      for (const h of readHeaders(store.getRaw(m.id)!)) (out[canonicalHeader(h.name)] ??= []).push(h.value)
+      for (const h of readHeaders((await store.getRaw(m.id))!)) (out[canonicalHeader(h.name)] ??= []).push(h.value)
       return out
     },
   )
@@ -103,8 +102,8 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       },
     },
     async (req) => {
-      const m = resolveMessage(deps, req.params.ID)
-      return readHeaders(store.getRaw(m.id)!).map((h) => ({ Name: h.name, Value: h.value }))
+      const m = await resolveMessage(deps, req.params.ID)
+      return readHeaders((await store.getRaw(m.id))!).map((h) => ({ Name: h.name, Value: h.value }))
     },
   )
 
@@ -120,8 +119,8 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       },
     },
     async (req, reply) => {
-      const m = resolveMessage(deps, req.params.ID)
-      const raw = store.getRaw(m.id)!
+      const m = await resolveMessage(deps, req.params.ID)
+      const raw = (await store.getRaw(m.id))!
       hostileHeaders(reply)
       if (req.query.dl === '1' || req.query.dl === 'true') {
         reply.type('message/rfc822').header('Content-Disposition', `attachment; filename="${m.id}.eml"`)
@@ -147,8 +146,8 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       },
     },
     async (req, reply) => {
-      const m = resolveMessage(deps, req.params.ID)
-      const detail = await parseDetail(store.getRaw(m.id)!)
+      const m = await resolveMessage(deps, req.params.ID)
+      const detail = await deps.parser.detail(m.id)
       const part = detail.parts.get(req.params.PartID)
       if (!part) throw new AppError('NOT_FOUND', `message ${m.id} has no part ${req.params.PartID}`)
       const type = part.contentType || 'application/octet-stream'

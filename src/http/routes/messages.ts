@@ -28,8 +28,8 @@ const searchQuery = {
 export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   const { store } = deps
 
-  const page = (search: string, start: number, limit: number): Record<string, unknown> => {
-    const p = store.list({ search, start, limit })
+  const page = async (search: string, start: number, limit: number): Promise<Record<string, unknown>> => {
+    const [p, tags] = await Promise.all([store.list({ search, start, limit }), store.listTags()])
     return {
       total: p.total,
       unread: p.unread,
@@ -37,7 +37,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
       messages_count: p.messagesCount,
       messages_unread: p.messagesUnread,
       start: p.start,
-      tags: store.listTags(),
+      tags,
       messages: p.messages.map(listItemJson),
     }
   }
@@ -75,7 +75,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     async (req, reply) => {
       const body = req.body ?? {}
       const selection: Selection = body.IDs?.length ? { ids: body.IDs } : body.Search ? { search: body.Search } : { all: true }
-      const changed = store.setRead(selection, body.Read === true)
+      const changed = await store.setRead(selection, body.Read === true)
       if (changed) deps.events.emit({ type: 'update' })
       return reply.type('text/plain; charset=utf-8').send('ok')
     },
@@ -93,7 +93,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     },
     async (req, reply) => {
       const ids = req.body?.IDs
-      const removed = store.delete(ids && ids.length ? { ids } : { all: true })
+      const removed = await store.delete(ids && ids.length ? { ids } : { all: true })
       if (removed) deps.events.emit({ type: 'delete' })
       return reply.type('text/plain; charset=utf-8').send('ok')
     },
@@ -125,7 +125,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     async (req, reply) => {
       const query = req.query.query.trim()
       if (!query) throw new AppError('BAD_QUERY', 'an empty search matches everything; use DELETE /api/v1/messages to delete all')
-      const removed = store.delete({ search: query })
+      const removed = await store.delete({ search: query })
       if (removed) deps.events.emit({ type: 'delete' })
       return reply.type('text/plain; charset=utf-8').send('ok')
     },

@@ -39,7 +39,7 @@ export async function tagsRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async (req, reply) => {
-      store.setTags(req.body.IDs, [...new Set(req.body.Tags.map((t) => t.trim()).filter(Boolean))])
+      await store.setTags(req.body.IDs, [...new Set(req.body.Tags.map((t) => t.trim()).filter(Boolean))])
       deps.events.emit({ type: 'update' })
       return reply.type(ok).send('ok')
     },
@@ -57,7 +57,7 @@ export async function tagsRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async (req, reply) => {
-      store.renameTag(req.params.Tag, req.body.Name.trim())
+      await store.renameTag(req.params.Tag, req.body.Name.trim())
       deps.events.emit({ type: 'update' })
       return reply.type(ok).send('ok')
     },
@@ -74,7 +74,7 @@ export async function tagsRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async (req, reply) => {
-      store.deleteTag(req.params.Tag)
+      await store.deleteTag(req.params.Tag)
       deps.events.emit({ type: 'update' })
       return reply.type(ok).send('ok')
     },

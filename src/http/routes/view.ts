@@ -1,6 +1,5 @@
 import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
 import type { FastifyInstance } from 'fastify'
-import { parseDetail } from '../../mail/index.js'
 import type { HttpDeps } from '../deps.js'
 import { errorSchema, idParams } from '../schemas.js'
 import { resolveMessage } from './message.js'
@@ -28,8 +27,8 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async (req, reply) => {
-      const m = resolveMessage(deps, req.params.ID)
-      const detail = await parseDetail(deps.store.getRaw(m.id)!)
+      const m = await resolveMessage(deps, req.params.ID)
+      const detail = await deps.parser.detail(m.id)
       const byCid = new Map(detail.inline.concat(detail.attachments).filter((p) => p.ContentID).map((p) => [p.ContentID, p.PartID]))
       const html = detail.html.replace(/\bcid:([^"'\s)>]+)/gi, (whole, cid: string) => {
         const part = byCid.get(decodeURIComponent(cid))
@@ -56,8 +55,8 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async (req, reply) => {
-      const m = resolveMessage(deps, req.params.ID)
-      const detail = await parseDetail(deps.store.getRaw(m.id)!)
+      const m = await resolveMessage(deps, req.params.ID)
+      const detail = await deps.parser.detail(m.id)
       return reply.header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send(detail.text)
     },
   )
@@ -83,8 +82,8 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async (req) => {
-      const m = resolveMessage(deps, req.params.ID)
-      const n = deps.store.neighbours(m.id, req.query.query.trim())
+      const m = await resolveMessage(deps, req.params.ID)
+      const n = await deps.store.neighbours(m.id, req.query.query.trim())
       return { Previous: n.previous, Next: n.next }
     },
   )

@@ -1,0 +1,128 @@
+import type { DetailPart, HttpStore, MessageParser, ParsedMessage } from '../http/index.js'
+import type { MessageSummary, Page, RawMessage, Reader, StoredMessage, StoreStats, Backscatter, Writer } from '../store/index.js'
+import type { ReadPool } from './read-pool.js'
+
+// The HTTP thread's view of the store. Point reads (one message, its bytes, counts, tags, the
+// plain list) run on this thread's read-only connection: they follow an index and cost
+// microseconds. Anything a query or a sample can make slow (a search, statistics, export pages,
+// parsing for display) runs in the reader pool with a time budget. Writes go to the writer thread.
+
+// Budgets per kind of read; past them the request gets a 503 and the pool thread is replaced.
+export const READ_BUDGET_MS = {
+  search: 5000,
+  report: 20_000,
+  parse: 30_000,
+  exportPage: 30_000,
+}
+// A plain list (no search) reads an index from its offset; past this offset the skipped rows cost
+// enough to send it to the pool.
+const LOCAL_LIST_MAX_START = 2000
+// Parsed messages kept for repeated views and part downloads, by decoded size.
+const PARSE_CACHE_BYTES = 256 * 1024 * 1024
+
+const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
+
+export function createHttpStore(opts: { path: string; reader: Reader; pool: ReadPool; writer: Writer; budgets?: Partial<typeof READ_BUDGET_MS> }): HttpStore {
+  const { reader, pool, writer } = opts
+  const budget = { ...READ_BUDGET_MS, ...opts.budgets }
+  const write = writer.write.bind(writer)
+
+  async function* pages<T extends { raw: Uint8Array }>(search: string, full: boolean): AsyncGenerator<T> {
+    let after = 0
+    for (;;) {
+      const page = await pool.run<{ items: T[]; last: number; done: boolean }>({ op: 'exportPage', search, afterSeq: after, full }, budget.exportPage)
+      if (page.done) return
+      // Buffers arrive as plain Uint8Arrays after crossing a thread; the routes expect Buffers.
+      for (const item of page.items) yield { ...item, raw: asBuffer(item.raw) }
+      after = page.last
+    }
+  }
+  return {
+    path: opts.path,
+    get: async (id) => reader.get(id),
+    getRaw: async (id) => reader.getRaw(id),
+    async latestId(search) {
+      const s = (search ?? '').trim()
+      if (!s) return reader.latestId()
+      return (await pool.run<string | null>({ op: 'latestId', search: s }, budget.search)) ?? undefined
+    },
+    async list(query) {
+      const s = (query.search ?? '').trim()
+      if (!s && (query.start ?? 0) <= LOCAL_LIST_MAX_START) return reader.list(query)
+      return pool.run<Page>({ op: 'list', query }, budget.search)
+    },
+    async neighbours(id, search) {
+      const s = (search ?? '').trim()
+      if (!s) return reader.neighbours(id)
+      return pool.run({ op: 'neighbours', id, search: s }, budget.search)
+    },
+    counts: async () => reader.counts(),
+    listTags: async () => reader.listTags(),
+    tagCounts: async () => reader.tagCounts(),
+    stats: () => pool.run<StoreStats>({ op: 'stats', now: Date.now() }, budget.report),
+    backscatter: (search, limit = 50) => pool.run<Backscatter>({ op: 'backscatter', search, limit }, budget.report),
+    dbSizeBytes: async () => reader.dbSizeBytes(),
+    iterate: (search) => pages<{ message: StoredMessage; raw: Buffer }>(search, true),
+    iterateRaw: (search) => pages<RawMessage>(search, false),
+    setRead: (selection, read) => write({ op: 'setRead', selection, read }),
+    delete: (selection) => write({ op: 'delete', selection }),
+    setTags: async (ids, tags) => void (await write({ op: 'setTags', ids, tags })),
+    addTags: async (ids, tags) => void (await write({ op: 'addTags', ids, tags })),
+    renameTag: async (from, to) => void (await write({ op: 'renameTag', from, to })),
+    deleteTag: async (tag) => void (await write({ op: 'deleteTag', tag })),
+  }
+}
+
+/**
+ * Parses for display in the reader pool, once per message: concurrent requests for the same
+ * message share one parse, and results stay cached (least recently used first out) within
+ * PARSE_CACHE_BYTES, so part downloads and repeated views never parse or hash the message again.
+ */
+export function createMessageParser(pool: ReadPool, budgets?: Partial<typeof READ_BUDGET_MS>): MessageParser {
+  const budget = { ...READ_BUDGET_MS, ...budgets }
+  const cache = new Map<string, { parsed: Promise<ParsedMessage>; bytes: number }>()
+  let cached = 0
+  const evict = (): void => {
+    for (const [id, entry] of cache) {
+      if (cached <= PARSE_CACHE_BYTES) return
+      cache.delete(id)
+      cached -= entry.bytes
+    }
+  }
+  type Wire = Omit<ParsedMessage, 'parts'> & { parts: { partId: string; contentType: string; filename: string | null; content: Uint8Array }[] }
+  return {
+    detail(id) {
+      const hit = cache.get(id)
+      if (hit) {
+        cache.delete(id) // re-insert: most recently used last
+        cache.set(id, hit)
+        return hit.parsed
+      }
+      const entry = { bytes: 0, parsed: null as unknown as Promise<ParsedMessage> }
+      entry.parsed = pool.run<Wire>({ op: 'detail', id }, budget.parse).then(
+        (w) => {
+          const parts = new Map<string, DetailPart>()
+          let bytes = w.text.length * 2 + w.html.length * 2
+          for (const p of w.parts) {
+            const content = Buffer.from(p.content.buffer, p.content.byteOffset, p.content.byteLength)
+            parts.set(p.partId, { partId: p.partId, contentType: p.contentType, filename: p.filename, content })
+            bytes += content.length
+          }
+          if (cache.get(id) === entry) {
+            entry.bytes = bytes
+            cached += bytes
+            evict()
+          }
+          return { ...w, parts }
+        },
+        (err: unknown) => {
+          if (cache.get(id) === entry) cache.delete(id) // a failed or abandoned parse is not cached
+          throw err
+        },
+      )
+      cache.set(id, entry)
+      return entry.parsed
+    },
+    summarize: (id) => pool.run<MessageSummary>({ op: 'summarize', id }, budget.parse),
+  }
+}
