@@ -63,7 +63,7 @@ describe('requeueMissingAuth', () => {
         { seq: m[3]!.seq, summary: failed }, // the indexer died on it: not retried forever
       ]) // m[4] was never indexed
       expect(store.unindexed(10).map((u) => u.seq)).toEqual([m[4]!.seq])
-      expect(store.requeueMissingAuth(4)).toBe(1)
+      expect(await store.requeueMissingAuth(4)).toBe(1)
       expect(store.unindexed(10).map((u) => u.seq)).toEqual([m[2]!.seq, m[4]!.seq])
     } finally {
       await store.close()

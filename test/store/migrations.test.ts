@@ -37,7 +37,7 @@ describe('schema upgrades', () => {
       expect(store.counts()).toEqual({ total: 3, unread: 2 })
       await Promise.all([store.insert(Buffer.from('Subject: a\r\n\r\na\r\n'), makeEnvelope()), store.insert(Buffer.from('Subject: b\r\n\r\nb\r\n'), makeEnvelope())])
       expect(store.counts()).toEqual({ total: 5, unread: 4 })
-      store.delete({ ids: ['0000000bbbbbbbbbbbbb'] })
+      await store.delete({ ids: ['0000000bbbbbbbbbbbbb'] })
       expect(store.counts()).toEqual({ total: 4, unread: 4 })
       const triggers = new Database(path, { readonly: true })
       const names = triggers.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").pluck().all()

@@ -16,20 +16,20 @@ describe('retention', () => {
   })
   afterEach(() => store.close())
 
-  it('--max-messages keeps the newest N', () => {
-    expect(store.prune({ maxMessages: 4, maxAgeMs: 0, now })).toBe(6)
+  it('--max-messages keeps the newest N', async () => {
+    expect(await store.prune({ maxMessages: 4, maxAgeMs: 0, now })).toBe(6)
     expect(store.list({}).messages.map((m) => m.id)).toEqual(ids.slice(6).reverse())
     expect(store.getRaw(ids[0]!)).toBeUndefined()
   })
 
-  it('--max-age removes what is older, raw bytes and tags included', () => {
-    expect(store.prune({ maxMessages: 0, maxAgeMs: 3.5 * DAY, now })).toBe(7)
+  it('--max-age removes what is older, raw bytes and tags included', async () => {
+    expect(await store.prune({ maxMessages: 0, maxAgeMs: 3.5 * DAY, now })).toBe(7)
     expect(store.counts().total).toBe(3)
     expect(store.tagCounts()).toEqual({ t: 3 })
   })
 
-  it('does nothing when neither limit is set', () => {
-    expect(store.prune({ maxMessages: 0, maxAgeMs: 0, now })).toBe(0)
+  it('does nothing when neither limit is set', async () => {
+    expect(await store.prune({ maxMessages: 0, maxAgeMs: 0, now })).toBe(0)
     expect(store.counts().total).toBe(10)
   })
 })
@@ -48,7 +48,7 @@ describe('indexer batches', () => {
       expect(store.unindexed(1)).toHaveLength(1)
       // exports page by bytes the same way, and still yield every message in order
       expect([...store.iterateRaw('')].map((m) => m.raw.length)).toEqual([big.length, big.length, big.length, 21])
-      store.setRead({ ids: [first[0]!.id] }, true)
+      await store.setRead({ ids: [first[0]!.id] }, true)
       expect([...store.iterate('is:read')].map((m) => m.message.id)).toEqual([first[0]!.id])
     } finally {
       await store.close()

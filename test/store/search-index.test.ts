@@ -31,7 +31,7 @@ describe('indexed search', () => {
   const add = async (receivedAt: number, from: { Name: string; Address: string }, body: string): Promise<Added> => {
     const env: Envelope = makeEnvelope({ receivedAt, rcptTo: [{ address: 'trap@example.test', params: {} }] })
     const m = await store.insert(Buffer.from(`Subject: x\r\n\r\n${body}\r\n`), env)
-    store.saveSummaries([{ seq: m.seq, summary: summary({ from, bodyText: body }) }])
+    await store.saveSummaries([{ seq: m.seq, summary: summary({ from, bodyText: body }) }])
     const a = { id: m.id, seq: m.seq, receivedAt, from: `${from.Name} ${from.Address}`.toLowerCase(), body }
     added.push(a)
     return a
@@ -75,8 +75,8 @@ describe('indexed search', () => {
     const more = Array.from({ length: 1100 }, (_, i) => {
       const receivedAt = T0 + 100_000 + i * 1000 + (i % 50 === 0 ? 5_000_000 : 0) // every 50th one "early"
       const from = { Name: 'Bulk', Address: `bulk${i % 7}@example.test` }
-      return store.insert(Buffer.from('Subject: x\r\n\r\nbulk\r\n'), makeEnvelope({ receivedAt })).then((m) => {
-        store.saveSummaries([{ seq: m.seq, summary: summary({ from, bodyText: 'apple bulk' }) }])
+      return store.insert(Buffer.from('Subject: x\r\n\r\nbulk\r\n'), makeEnvelope({ receivedAt })).then(async (m) => {
+        await store.saveSummaries([{ seq: m.seq, summary: summary({ from, bodyText: 'apple bulk' }) }])
         added.push({ id: m.id, seq: m.seq, receivedAt, from: `${from.Name} ${from.Address}`.toLowerCase(), body: 'apple bulk' })
       })
     })
@@ -92,9 +92,9 @@ describe('indexed search', () => {
     expect(store.list({ search: 'from:bulk3@', limit: 5 }).messagesCount).toBe(bulk3.length)
   })
 
-  it('counts matches and unread matches for a full-text search', () => {
+  it('counts matches and unread matches for a full-text search', async () => {
     const want = expected((a) => a.body.includes('banana'))
-    store.setRead({ ids: want.slice(0, 4) }, true)
+    await store.setRead({ ids: want.slice(0, 4) }, true)
     const p = store.list({ search: 'banana', limit: 3 })
     expect(p.messagesCount).toBe(want.length)
     expect(p.messagesUnread).toBe(want.length - 4)
@@ -114,21 +114,21 @@ describe('indexed search', () => {
 
   it('keeps the trigram index in step with summaries and deletes', async () => {
     const a = added.find((x) => x.from.includes('late@'))!
-    store.saveSummaries([{ seq: a.seq, summary: summary({ from: { Name: 'Renamed', Address: 'renamed@other.example' } }) }])
+    await store.saveSummaries([{ seq: a.seq, summary: summary({ from: { Name: 'Renamed', Address: 'renamed@other.example' } }) }])
     expect(page('from:late@shop', 0, 10)).toEqual([])
     expect(page('from:renamed@other', 0, 10)).toEqual([a.id])
-    store.delete({ ids: [a.id] })
+    await store.delete({ ids: [a.id] })
     expect(page('from:renamed@other', 0, 10)).toEqual([])
   })
 
   it('keeps total and unread counts through inserts, read changes and deletes', async () => {
     expect(store.counts()).toEqual({ total: 62, unread: 62 })
-    store.setRead({ ids: added.slice(0, 10).map((a) => a.id) }, true)
+    await store.setRead({ ids: added.slice(0, 10).map((a) => a.id) }, true)
     expect(store.counts()).toEqual({ total: 62, unread: 52 })
-    store.setRead({ ids: added.slice(5, 10).map((a) => a.id) }, false)
+    await store.setRead({ ids: added.slice(5, 10).map((a) => a.id) }, false)
     expect(store.counts()).toEqual({ total: 62, unread: 57 })
-    store.delete({ ids: added.slice(0, 3).map((a) => a.id) }) // read ones
-    store.delete({ ids: added.slice(20, 22).map((a) => a.id) }) // unread ones
+    await store.delete({ ids: added.slice(0, 3).map((a) => a.id) }) // read ones
+    await store.delete({ ids: added.slice(20, 22).map((a) => a.id) }) // unread ones
     expect(store.counts()).toEqual({ total: 57, unread: 55 })
     await add(T0, { Name: 'New', Address: 'new@example.test' }, 'fresh')
     expect(store.counts()).toEqual({ total: 58, unread: 56 })

@@ -34,7 +34,7 @@ describe('search over the store', () => {
     store = createMessageStore(':memory:')
     const add = async (name: string, env: Partial<Envelope>, sum: Partial<MessageSummary>): Promise<void> => {
       const m = await store.insert(Buffer.from(`Subject: ${name}\r\n\r\nx\r\n`), envelope(env))
-      store.saveSummaries([{ seq: m.seq, summary: summary(sum) }])
+      await store.saveSummaries([{ seq: m.seq, summary: summary(sum) }])
       ids[name] = m.id
     }
     await add('invoice', {}, {})
