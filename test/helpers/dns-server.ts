@@ -32,6 +32,8 @@ export interface DnsServerOptions {
    * answers, which is how a server says how long a negative answer may be cached. Omitted: no SOA.
    */
   soaMinimum?: number
+  /** Log every question and answer none (a server that never answers, over UDP and TCP). */
+  silent?: boolean
 }
 
 export interface DnsServer {
@@ -144,7 +146,7 @@ function respond(query: Buffer, zone: Map<string, ZoneEntry>, log: string[], opt
   // dns-packet reports unknown types as "UNKNOWN_n"; type 99 decodes as "SPF".
   const type = String(question.type) as RecordType
   log.push(`${canonical(question.name)} ${type}`)
-  const reply = lookup(zone, question.name, type)
+  const reply = opts.silent ? null : lookup(zone, question.name, type)
   if (!reply) return null
   const authorities: packet.Answer[] = []
   if (reply.answers.length === 0 && reply.rcode !== 'SERVFAIL' && opts.soaMinimum !== undefined) {
