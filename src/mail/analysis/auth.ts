@@ -115,6 +115,16 @@ export function createAuthAnalyser(opts: AuthAnalyserOptions): Analyser {
   }
 }
 
+/**
+ * RFC 5322 §2.1: the empty line is there only to separate a body, so a message may end in its header block.
+ * mailauth finds no header fields (and so no signatures) without that empty line: give it one, on the copy
+ * that is analysed; the stored bytes stay as received.
+ */
+function withHeaderEnd(raw: Buffer): Buffer {
+  if (raw.includes('\r\n\r\n') || raw.includes('\n\n') || raw.length === 0) return raw
+  return Buffer.concat([raw, Buffer.from(raw.at(-1) === 0x0a ? '\r\n' : '\r\n\r\n')])
+}
+
 async function evaluate(
   raw: Buffer,
   mailFrom: string,
@@ -123,7 +133,7 @@ async function evaluate(
   resolve: DnsResolve,
 ): Promise<AuthResults> {
   const hasIp = isIP(client.ip) !== 0
-  const res = await authenticate(raw, {
+  const res = await authenticate(withHeaderEnd(raw), {
     ...(hasIp ? { ip: client.ip } : {}),
     helo: client.helo || client.ip,
     sender: mailFrom,
