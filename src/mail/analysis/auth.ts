@@ -81,6 +81,18 @@ function dkimWord(result: string | undefined, comment: unknown, algorithm: strin
   return w
 }
 
+/**
+ * The MAIL FROM identity as SPF checks it, from the argument as the client sent it (a capture MTA keeps
+ * malformed ones): without enclosing angle brackets, and without a source route ("@relay,@relay2:"), which
+ * RFC 5321 §C says receivers ignore. A missing local part ("@example.net") stays as it is: RFC 7208 §4.3
+ * has it checked as postmaster@example.net, which mailauth does.
+ */
+function spfSender(mailFrom: string): string {
+  let s = mailFrom.trim()
+  if (s.startsWith('<') && s.endsWith('>')) s = s.slice(1, -1).trim()
+  return s.replace(/^@[^:]*:/, '')
+}
+
 function senderDomain(mailFrom: string, helo: string): string {
   const at = mailFrom.lastIndexOf('@')
   if (at >= 0) return mailFrom.slice(at + 1).toLowerCase()
@@ -95,13 +107,14 @@ export function createAuthAnalyser(opts: AuthAnalyserOptions): Analyser {
 
   return async (raw, envelope, summary) => {
     const client = originalClient(raw, envelope, opts.trustedRelays)
-    const domain = senderDomain(envelope.mailFrom, client.helo)
+    const sender = spfSender(envelope.mailFrom)
+    const domain = senderDomain(sender, client.helo)
     if (!resolve) {
       summary.auth = notEvaluated(client.ip, client.source, client.helo, domain)
       return
     }
     try {
-      summary.auth = await evaluate(raw, envelope.mailFrom, client, domain, resolve)
+      summary.auth = await evaluate(raw, sender, client, domain, resolve)
     } catch (err) {
       // mailauth threw on input it could not handle: record a temporary error, never a false fail.
       const failed = notEvaluated(client.ip, client.source, client.helo, domain)
