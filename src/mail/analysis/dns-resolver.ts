@@ -143,7 +143,13 @@ function readResponse(res: packet.DecodedPacket, qname: string, rrtype: string):
   return { rcode, records, ttlS: ttl }
 }
 
-function udpQuery(server: Server, query: Buffer, id: number, signal: AbortSignal): Promise<packet.DecodedPacket> {
+/** RFC 5452 §4.1: an answer counts only if it echoes our id and our question. */
+function answers(res: packet.DecodedPacket, id: number, name: string, rrtype: string): boolean {
+  const q = res.questions?.[0]
+  return res.type === 'response' && res.id === id && q !== undefined && String(q.type) === rrtype && q.name.toLowerCase() === name.toLowerCase()
+}
+
+function udpQuery(server: Server, query: Buffer, match: (res: packet.DecodedPacket) => boolean, signal: AbortSignal): Promise<packet.DecodedPacket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4')
     const done = (fn: () => void): void => {
@@ -155,7 +161,7 @@ function udpQuery(server: Server, query: Buffer, id: number, signal: AbortSignal
     signal.addEventListener('abort', onAbort)
     socket.on('error', (err) => done(() => reject(err)))
     socket.on('message', (msg, rinfo) => {
-      // Take only a reply from the server we asked, to our id (RFC 5452 §4.1; the source port is random too).
+      // Take only a reply from the server we asked, to our question (the source port is random too).
       if (rinfo.port !== server.port) return
       let res: packet.DecodedPacket
       try {
@@ -163,14 +169,14 @@ function udpQuery(server: Server, query: Buffer, id: number, signal: AbortSignal
       } catch {
         return
       }
-      if (res.id !== id || res.type !== 'response') return
+      if (!match(res)) return
       done(() => resolve(res))
     })
     socket.send(query, server.port, server.host)
   })
 }
 
-function tcpQuery(server: Server, query: Buffer, signal: AbortSignal): Promise<packet.DecodedPacket> {
+function tcpQuery(server: Server, query: Buffer, match: (res: packet.DecodedPacket) => boolean, signal: AbortSignal): Promise<packet.DecodedPacket> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host: server.host, port: server.port })
     let buf = Buffer.alloc(0)
@@ -194,7 +200,9 @@ function tcpQuery(server: Server, query: Buffer, signal: AbortSignal): Promise<p
       const msg = buf.subarray(2, 2 + buf.readUInt16BE(0))
       done(() => {
         try {
-          resolve(packet.decode(msg))
+          const res = packet.decode(msg)
+          if (match(res)) resolve(res)
+          else reject(new Error('the TCP answer does not match the question'))
         } catch (err) {
           reject(err as Error)
         }
@@ -213,9 +221,10 @@ async function ask(server: Server, name: string, rrtype: string, signal: AbortSi
     flags: packet.RECURSION_DESIRED,
     questions: [{ type: rrtype as packet.RecordType, name }],
   })
-  const res = await udpQuery(server, query, id, signal)
+  const match = (res: packet.DecodedPacket): boolean => answers(res, id, name, rrtype)
+  const res = await udpQuery(server, query, match, signal)
   if (!res.flag_tc) return res
-  return tcpQuery(server, query, signal)
+  return tcpQuery(server, query, match, signal)
 }
 
 /**

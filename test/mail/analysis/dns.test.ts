@@ -1,4 +1,6 @@
+import { createSocket } from 'node:dgram'
 import { Resolver } from 'node:dns/promises'
+import * as packet from 'dns-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDnsResolver } from '../../../src/mail/analysis/index.js'
 import { startDnsServer, type DnsServer } from '../../helpers/dns-server.js'
@@ -155,5 +157,26 @@ describe('createDnsResolver', () => {
     await expect(resolve('silent.dns.test', 'TXT')).rejects.toMatchObject({ code: 'ETIMEOUT' })
     await expect(resolve('silent.dns.test', 'TXT')).rejects.toMatchObject({ code: 'ETIMEOUT' })
     expect(count('silent.dns.test TXT')).toBe(2)
+  })
+
+  it('ignores a reply that does not echo its id and question (RFC 5452 §4.1)', async () => {
+    // A server that first sends forged answers (wrong id, then another name), then the real one.
+    const sock = createSocket('udp4')
+    sock.on('message', (msg, rinfo) => {
+      const q = packet.decode(msg)
+      const question = q.questions![0]!
+      const reply = (id: number, name: string, ip: string): Buffer =>
+        packet.encode({ type: 'response', id, flags: packet.RECURSION_AVAILABLE, questions: [{ ...question, name }], answers: [{ type: 'A', name, ttl: 60, data: ip }] })
+      sock.send(reply(((q.id ?? 0) + 1) & 0xffff, question.name, '192.0.2.66'), rinfo.port, rinfo.address)
+      sock.send(reply(q.id ?? 0, 'other.dns.test', '192.0.2.67'), rinfo.port, rinfo.address)
+      sock.send(reply(q.id ?? 0, question.name, '192.0.2.1'), rinfo.port, rinfo.address)
+    })
+    await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()))
+    try {
+      const resolve = createDnsResolver({ server: { host: '127.0.0.1', port: sock.address().port }, timeoutMs: 1000 })
+      expect(await resolve('real.dns.test', 'A')).toEqual(['192.0.2.1'])
+    } finally {
+      await new Promise<void>((resolve) => sock.close(() => resolve()))
+    }
   })
 })
