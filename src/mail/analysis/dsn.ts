@@ -372,7 +372,7 @@ function genericText(text: string): TextBounce {
   for (const m of head.matchAll(/<?([A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?[^\n]*\n?([^\n]*)/g)) {
     const context = (m[0] ?? '').replace(/\s+/g, ' ')
     const addr = (m[1] ?? '').toLowerCase()
-    if (seen.has(addr) || !DIAG_STATUS.test(context) && !/user unknown|not found|does not exist|mailbox (?:is )?(?:full|unavailable)|rejected|unknown user|no such user|not listed/i.test(context)) continue
+    if (seen.has(addr) || !DIAG_STATUS.test(context) && !/user unknown|not found|does not exist|mailbox (?:is )?(?:full|unavailable)|over ?quota|cannot be delivered|rejected|unknown user|no such user|not listed/i.test(context)) continue
     seen.add(addr)
     recipients.push(recipientFrom(m[1] ?? '', context.replace(m[1] ?? '', '').replace(/^[>:\s]+/, '')))
     if (recipients.length >= 50) break

@@ -100,6 +100,13 @@ describe.skipIf(!present)('shared corpus', () => {
     expect(bounce).toMatchObject({ Format: want.Format, Recipients: [expect.objectContaining({ FinalRecipient: want.FinalRecipient, Status: want.Status, Action: 'failed', RemoteMTA: want.RemoteMTA })] })
   })
 
+  const textBounces = cases.filter((r) => r.category === 'bounce')
+  it.each(textBounces.map((r) => [r.file, r] as const))('%s (a bounce without DSN facts in INDEX.tsv) yields a recipient', (file) => {
+    const bounce = analyseContent(readFileSync(CORPUS + file)).Bounce
+    expect(bounce?.Recipients.length).toBeGreaterThan(0)
+    expect(bounce?.Recipients.every((r) => r.FinalRecipient !== '' && r.Action !== '')).toBe(true)
+  })
+
   it('lists known gaps only for files that exist', () => {
     for (const file of Object.keys(KNOWN_GAPS)) expect(cases.some((r) => r.file === file)).toBe(true)
   })
