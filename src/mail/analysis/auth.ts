@@ -158,9 +158,13 @@ async function evaluate(
 
   const spf = res.spf || null
   const spfWord: AuthResultWord = hasIp && spf ? word(spf.status.result) : 'none'
+  // RFC 7208 §6.2: a "fail" may carry the domain's own explanation (exp=); otherwise mailauth's comment.
+  const domainExplanation = (spf as { explanation?: unknown } | null)?.explanation
   const spfExplanation = !hasIp
     ? 'no client IP address to check'
-    : String(spf?.status.comment || (spf as { text?: string } | null)?.text || '')
+    : typeof domainExplanation === 'string'
+      ? domainExplanation
+      : String(spf?.status.comment || (spf as { text?: string } | null)?.text || '')
   const dkim = (res.dkim?.results ?? [])
     // mailauth reports an unsigned message as one result without a domain; we list signatures only.
     .filter((r) => r.signingDomain)

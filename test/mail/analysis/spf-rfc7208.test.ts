@@ -14,10 +14,13 @@ const present = existsSync(FILE)
 if (!present) console.warn(`RFC 7208 suite skipped: ${FILE} is absent`)
 
 /**
- * Tests we do not pass, by name, each with the reason. Any other failure fails this file, and so does a listed
- * test that passes (so the list cannot go stale). Empty: with patches/mailauth+4.13.3.patch all 203 pass.
+ * Tests we do not pass (result, or explanation where the test gives one), by name, each with the reason. Any
+ * other failure fails this file, and so does a listed test that passes (so the list cannot go stale).
  */
-const KNOWN_MISSES: Record<string, string> = {}
+const KNOWN_MISSES: Record<string, string> = {
+  'v-macro-ip6':
+    'result right (fail); the explanation spells the %{i} nibbles of an IPv6 address in lowercase, as RFC 7208 §7.4 does in its own example, where the suite expects uppercase',
+}
 
 interface SuiteTest {
   description?: string
@@ -109,7 +112,7 @@ function zoneFrom(data: Scenario['zonedata']): Zone {
 }
 
 const scenarios: Scenario[] = present ? parseAllDocuments(readFileSync(FILE, 'latin1')).map((d) => d.toJSON() as Scenario) : []
-const outcomes = new Map<string, { expected: string[]; got: string }>()
+const outcomes = new Map<string, { expected: string[]; got: string; explained: boolean }>()
 
 describe.skipIf(!present)('RFC 7208 conformance suite through the auth analyser', () => {
   for (const scenario of scenarios) {
@@ -126,17 +129,23 @@ describe.skipIf(!present)('RFC 7208 conformance suite through the auth analyser'
           const summary = blankSummary()
           await analyse(plainMessage('someone@header-from.invalid'), makeEnvelope({ mailFrom: t.mailfrom, clientIp: t.host, helo: t.helo }), summary)
           const got = (summary.auth as AuthResults).SPF.Result
-          outcomes.set(name, { expected, got })
-          if (known) expect(expected, `${name} passes now: take it off KNOWN_MISSES`).not.toContain(got)
-          else expect(expected, `got ${got}: ${(summary.auth as AuthResults).SPF.Explanation}`).toContain(got)
+          const explanation = (summary.auth as AuthResults).SPF.Explanation
+          const explained = t.explanation === undefined || t.explanation === 'DEFAULT' || explanation === t.explanation
+          outcomes.set(name, { expected, got, explained })
+          if (known) expect(expected.includes(got) && explained, `${name} passes now: take it off KNOWN_MISSES`).toBe(false)
+          else {
+            expect(expected, `got ${got}: ${explanation}`).toContain(got)
+            // RFC 7208 §6.2: where the test names the domain's explanation, SPF.Explanation carries it.
+            if (t.explanation !== undefined && t.explanation !== 'DEFAULT') expect(explanation).toBe(t.explanation)
+          }
         })
       }
     })
   }
 
   afterAll(() => {
-    const passed = [...outcomes.values()].filter((o) => o.expected.includes(o.got)).length
-    console.info(`RFC 7208 suite: ${passed} of ${outcomes.size} tests give the expected result`)
+    const passed = [...outcomes.values()].filter((o) => o.expected.includes(o.got) && o.explained).length
+    console.info(`RFC 7208 suite: ${passed} of ${outcomes.size} tests give the expected result (and explanation, where given)`)
   })
 })
 
