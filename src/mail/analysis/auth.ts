@@ -81,6 +81,18 @@ function dkimWord(result: string | undefined, comment: unknown, algorithm: strin
   return w
 }
 
+/**
+ * The MAIL FROM identity as SPF checks it, from the argument as the client sent it (a capture MTA keeps
+ * malformed ones): without enclosing angle brackets, and without a source route ("@relay,@relay2:"), which
+ * RFC 5321 §C says receivers ignore. A missing local part ("@example.net") stays as it is: RFC 7208 §4.3
+ * has it checked as postmaster@example.net, which mailauth does.
+ */
+function spfSender(mailFrom: string): string {
+  let s = mailFrom.trim()
+  if (s.startsWith('<') && s.endsWith('>')) s = s.slice(1, -1).trim()
+  return s.replace(/^@[^:]*:/, '')
+}
+
 function senderDomain(mailFrom: string, helo: string): string {
   const at = mailFrom.lastIndexOf('@')
   if (at >= 0) return mailFrom.slice(at + 1).toLowerCase()
@@ -95,13 +107,14 @@ export function createAuthAnalyser(opts: AuthAnalyserOptions): Analyser {
 
   return async (raw, envelope, summary) => {
     const client = originalClient(raw, envelope, opts.trustedRelays)
-    const domain = senderDomain(envelope.mailFrom, client.helo)
+    const sender = spfSender(envelope.mailFrom)
+    const domain = senderDomain(sender, client.helo)
     if (!resolve) {
       summary.auth = notEvaluated(client.ip, client.source, client.helo, domain)
       return
     }
     try {
-      summary.auth = await evaluate(raw, envelope.mailFrom, client, domain, resolve)
+      summary.auth = await evaluate(raw, sender, client, domain, resolve)
     } catch (err) {
       // mailauth threw on input it could not handle: record a temporary error, never a false fail.
       const failed = notEvaluated(client.ip, client.source, client.helo, domain)
@@ -115,6 +128,16 @@ export function createAuthAnalyser(opts: AuthAnalyserOptions): Analyser {
   }
 }
 
+/**
+ * RFC 5322 §2.1: the empty line is there only to separate a body, so a message may end in its header block.
+ * mailauth finds no header fields (and so no signatures) without that empty line: give it one, on the copy
+ * that is analysed; the stored bytes stay as received.
+ */
+function withHeaderEnd(raw: Buffer): Buffer {
+  if (raw.includes('\r\n\r\n') || raw.includes('\n\n') || raw.length === 0) return raw
+  return Buffer.concat([raw, Buffer.from(raw.at(-1) === 0x0a ? '\r\n' : '\r\n\r\n')])
+}
+
 async function evaluate(
   raw: Buffer,
   mailFrom: string,
@@ -123,7 +146,7 @@ async function evaluate(
   resolve: DnsResolve,
 ): Promise<AuthResults> {
   const hasIp = isIP(client.ip) !== 0
-  const res = await authenticate(raw, {
+  const res = await authenticate(withHeaderEnd(raw), {
     ...(hasIp ? { ip: client.ip } : {}),
     helo: client.helo || client.ip,
     sender: mailFrom,
@@ -135,9 +158,13 @@ async function evaluate(
 
   const spf = res.spf || null
   const spfWord: AuthResultWord = hasIp && spf ? word(spf.status.result) : 'none'
+  // RFC 7208 §6.2: a "fail" may carry the domain's own explanation (exp=); otherwise mailauth's comment.
+  const domainExplanation = (spf as { explanation?: unknown } | null)?.explanation
   const spfExplanation = !hasIp
     ? 'no client IP address to check'
-    : String(spf?.status.comment || (spf as { text?: string } | null)?.text || '')
+    : typeof domainExplanation === 'string'
+      ? domainExplanation
+      : String(spf?.status.comment || (spf as { text?: string } | null)?.text || '')
   const dkim = (res.dkim?.results ?? [])
     // mailauth reports an unsigned message as one result without a domain; we list signatures only.
     .filter((r) => r.signingDomain)

@@ -24,6 +24,14 @@ const MAX_TXT_STRING = 255
 const MAX_RECORD_BYTES = 450
 // Stop following includes past this depth; a real policy is never this deep, a loop always is.
 const MAX_DEPTH = 12
+// One lint request may spend this long waiting on DNS in all: it runs on behalf of an HTTP request or the
+// CLI, and a slow or silent DNS server must not hold either for lookups times the resolver timeout.
+export const SPF_LINT_BUDGET_MS = 5000
+
+export interface SpfLintOptions {
+  /** Overall time for the DNS lookups of one lint (default SPF_LINT_BUDGET_MS). */
+  budgetMs?: number
+}
 
 const MECHANISMS = ['all', 'include', 'a', 'mx', 'ptr', 'ip4', 'ip6', 'exists'] as const
 const MODIFIERS = ['redirect', 'exp'] as const
@@ -70,16 +78,68 @@ interface Ctx {
   voids: number
   problems: SpfProblem[]
   stack: string[]
+  deadline: number
+  budgetMs: number
+  /** Set once no further DNS query is made, with the reason: where a receiver would stop, or the budget ran out. */
+  halted: string | null
+}
+
+class Halted extends Error {
+  readonly code = 'EHALTED'
+}
+
+/**
+ * Every DNS query of a lint goes through here. It makes none once the lint has halted (a receiver would have
+ * stopped: RFC 7208 §4.6.4 limits, or a DNS error giving temperror) and none past the time budget.
+ */
+async function query(ctx: Ctx, name: string, type: string, term: string): Promise<unknown[]> {
+  if (ctx.halted) throw new Halted(ctx.halted)
+  const left = ctx.deadline - Date.now()
+  if (left <= 0) throw halt(ctx, term, `the DNS lookups took longer than ${ctx.budgetMs} ms in all`)
+  let timer: NodeJS.Timeout | undefined
+  const budget = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(halt(ctx, term, `the DNS lookups took longer than ${ctx.budgetMs} ms in all`)), left)
+  })
+  try {
+    return await Promise.race([ctx.resolve(name, type), budget])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function halt(ctx: Ctx, term: string, reason: string): Halted {
+  if (!ctx.halted) {
+    ctx.halted = reason
+    ctx.problems.push({ Severity: 'warning', Term: term, Message: `${reason}: no further DNS lookups were made, later terms were checked for syntax only` })
+  }
+  return new Halted(reason)
+}
+
+/** Whether a term may still query DNS: receivers stop at the 11th DNS-querying term (RFC 7208 §4.6.4). */
+function mayQuery(ctx: Ctx, term: string): boolean {
+  if (ctx.halted) return false
+  if (ctx.lookups > MAX_LOOKUPS) {
+    halt(ctx, term, `the ${MAX_LOOKUPS + 1}th DNS-querying term is where receivers stop with permerror`)
+    return false
+  }
+  return true
+}
+
+function isHalted(err: unknown): boolean {
+  return err instanceof Halted
 }
 
 async function fetchSpf(domain: string, ctx: Ctx, term: string): Promise<string[] | null> {
   let txt: unknown[]
   try {
-    txt = await ctx.resolve(domain, 'TXT')
+    txt = await query(ctx, domain, 'TXT', term)
   } catch (err) {
+    if (isHalted(err)) return null
     const code = (err as { code?: string }).code
     if (code === 'ENOTFOUND' || code === 'ENODATA') return []
     ctx.problems.push({ Severity: 'error', Term: term, Message: `DNS lookup of TXT ${domain} failed (${code ?? 'error'}); receivers would return temperror` })
+    // RFC 7208 §4.4: receivers stop at that error; so does the lint's DNS.
+    halt(ctx, term, `DNS lookup of TXT ${domain} failed`)
     return null
   }
   const records: string[] = []
@@ -98,22 +158,21 @@ async function fetchSpf(domain: string, ctx: Ctx, term: string): Promise<string[
 }
 
 async function countAddressLookup(domain: string, type: 'A' | 'MX', ctx: Ctx, term: string): Promise<void> {
-  if (hasMacro(domain)) return
-  try {
-    const types = type === 'A' ? ['A', 'AAAA'] : ['MX']
-    const results = await Promise.allSettled(types.map((t) => ctx.resolve(domain, t)))
-    const found = results.some((r) => r.status === 'fulfilled' && r.value.length > 0)
-    const hardFailure = results.find((r) => r.status === 'rejected' && !['ENOTFOUND', 'ENODATA'].includes((r.reason as { code?: string }).code ?? ''))
-    if (hardFailure) {
-      ctx.problems.push({ Severity: 'warning', Term: term, Message: `DNS lookup of ${type} ${domain} failed; receivers would return temperror` })
-      return
-    }
-    if (!found) {
-      ctx.voids++
-      ctx.problems.push({ Severity: 'warning', Term: term, Message: `${domain} has no ${type === 'A' ? 'A/AAAA' : 'MX'} records (a void lookup): remove the term or fix the name` })
-    }
-  } catch {
-    /* Promise.allSettled does not reject */
+  if (hasMacro(domain) || !mayQuery(ctx, term)) return
+  const types = type === 'A' ? ['A', 'AAAA'] : ['MX']
+  const results = await Promise.allSettled(types.map((t) => query(ctx, domain, t, term)))
+  if (results.some((r) => r.status === 'rejected' && isHalted(r.reason))) return
+  const found = results.some((r) => r.status === 'fulfilled' && r.value.length > 0)
+  const hardFailure = results.find((r) => r.status === 'rejected' && !['ENOTFOUND', 'ENODATA'].includes((r.reason as { code?: string }).code ?? ''))
+  if (hardFailure) {
+    ctx.problems.push({ Severity: 'warning', Term: term, Message: `DNS lookup of ${type} ${domain} failed; receivers would return temperror` })
+    halt(ctx, term, `DNS lookup of ${type} ${domain} failed`)
+    return
+  }
+  if (!found) {
+    ctx.voids++
+    ctx.problems.push({ Severity: 'warning', Term: term, Message: `${domain} has no ${type === 'A' ? 'A/AAAA' : 'MX'} records (a void lookup): remove the term or fix the name` })
+    if (ctx.voids > MAX_VOID_LOOKUPS) halt(ctx, term, `receivers stop with permerror at the ${MAX_VOID_LOOKUPS + 1}rd name without records`)
   }
 }
 
@@ -125,7 +184,6 @@ async function checkRecord(domain: string, record: string, ctx: Ctx, depth: numb
   const terms = record.trim().split(/\s+/).slice(1) // drop "v=spf1"
   let sawAll = false
   let redirect: string | null = null
-  const includes: { term: string; target: string }[] = []
   for (const term of terms) {
     if (sawAll) {
       push('warning', term, `"${term}" comes after "all" and is never evaluated; move it before "all" or remove it`)
@@ -207,14 +265,14 @@ async function checkRecord(domain: string, record: string, ctx: Ctx, depth: numb
       case 'include':
         if (!arg) push('error', term, 'include: needs a domain name')
         else if (!DOMAIN_SPEC.test(arg) && !hasMacro(arg)) push('error', term, `include: needs a domain name, got "${arg}"`)
-        else includes.push({ term, target: arg })
+        // Followed where it stands, as receivers evaluate it (RFC 7208 §5.2), so the limits apply in their order.
+        else await follow(arg, term, ctx, depth, 'include')
         break
     }
   }
   if (redirect !== null && sawAll) push('info', `redirect=${redirect}`, 'redirect= is ignored because the record has "all" (RFC 7208 §6.1)')
   if (!sawAll && redirect === null) push('warning', '', 'no "all" term and no redirect=: unlisted senders get neutral, as with "?all"; end the record with "-all" or "~all"')
 
-  for (const inc of includes) await follow(inc.target, inc.term, ctx, depth, 'include')
   if (redirect !== null && !sawAll && !hasMacro(redirect) && DOMAIN_SPEC.test(redirect)) await follow(redirect, `redirect=${redirect}`, ctx, depth, 'redirect')
 }
 
@@ -225,12 +283,13 @@ async function follow(target: string, term: string, ctx: Ctx, depth: number, how
     ctx.problems.push({ Severity: 'error', Term: term, Message: `${how} loop: ${[...ctx.stack, name].join(' → ')}; receivers hit the lookup limit and return permerror` })
     return
   }
-  if (depth + 1 > MAX_DEPTH || ctx.lookups > MAX_LOOKUPS * 3) return
+  if (depth + 1 > MAX_DEPTH || !mayQuery(ctx, term)) return
   const records = await fetchSpf(name, ctx, term)
   if (records === null) return
   if (records.length === 0) {
-    ctx.voids++
     ctx.problems.push({ Severity: 'error', Term: term, Message: `${name} has no SPF record; an ${how} of it is a permerror (RFC 7208 §5.2/§6.1)` })
+    ctx.voids++
+    if (ctx.voids > MAX_VOID_LOOKUPS) halt(ctx, term, `receivers stop with permerror at the ${MAX_VOID_LOOKUPS + 1}rd name without records`)
     return
   }
   if (records.length > 1) {
@@ -243,9 +302,10 @@ async function follow(target: string, term: string, ctx: Ctx, depth: number, how
 }
 
 /** Checks a domain's SPF policy (or a literal "v=spf1 ..." record) for what makes receivers fail it or trust it too much. */
-export async function lintSpf(input: string, resolver: DnsResolve): Promise<SpfLintResult> {
+export async function lintSpf(input: string, resolver: DnsResolve, opts: SpfLintOptions = {}): Promise<SpfLintResult> {
   const text = input.trim()
-  const ctx: Ctx = { resolve: resolver, lookups: 0, voids: 0, problems: [], stack: [] }
+  const budgetMs = opts.budgetMs ?? SPF_LINT_BUDGET_MS
+  const ctx: Ctx = { resolve: resolver, lookups: 0, voids: 0, problems: [], stack: [], deadline: Date.now() + budgetMs, budgetMs, halted: null }
   let domain = ''
   let record = ''
   if (/^v=spf1(?:\s|$)/i.test(text)) {

@@ -104,6 +104,17 @@ describe('SPF', () => {
     expect(auth.SPF.Result).toBe('temperror')
   })
 
+  it('checks malformed senders as RFC 7208 §4.3 says', async () => {
+    // No local part: checked as postmaster@sender.test.
+    expect((await run(plainMessage('a@sender.test'), { mailFrom: '@sender.test' })).SPF).toMatchObject({ Result: 'pass', Domain: 'sender.test' })
+    // The verbatim argument with brackets and a source route (RFC 5321 §C: ignored).
+    expect((await run(plainMessage('a@sender.test'), { mailFrom: '<@relay.example,@r2.example:alice@sender.test>' })).SPF).toMatchObject({ Result: 'pass', Domain: 'sender.test' })
+    // An empty label makes the domain malformed: none, without a DNS query for it.
+    const before = dns.queries.length
+    expect((await run(plainMessage('a@sender.test'), { mailFrom: 'alice@a..sender.test' })).SPF.Result).toBe('none')
+    expect(dns.queries.slice(before).filter((q) => q.includes('..') || q.startsWith('a.sender.test'))).toEqual([])
+  })
+
   it('uses the XCLIENT address, not the relay connection', async () => {
     const auth = await run(plainMessage('a@hard.test'), { mailFrom: 'a@hard.test', clientIp: '192.0.2.99', ipSource: 'xclient', relayIp: '127.0.0.1' })
     expect(auth.SPF).toMatchObject({ Result: 'pass', IP: '192.0.2.99', IPSource: 'xclient' })

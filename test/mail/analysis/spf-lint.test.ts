@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDnsResolver, lintSpf, type DnsResolve, type SpfLintResult } from '../../../src/mail/analysis/index.js'
 import { startDnsServer, type DnsServer } from '../../helpers/dns-server.js'
 
-const hosts = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`h${i + 1}.lint.test`, { A: [`192.0.2.${i + 1}`] }]))
+const hosts = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`h${i + 1}.lint.test`, { A: [`192.0.2.${(i % 250) + 1}`] }]))
+// A literal record with 200 DNS-querying terms, each naming a host that exists.
+const MANY_A = 'v=spf1 ' + Array.from({ length: 200 }, (_, i) => `a:h${i + 1}.lint.test`).join(' ') + ' -all'
 const LONG_RECORD = 'v=spf1 ' + Array.from({ length: 20 }, (_, i) => `ip4:198.51.100.${i}`).join(' ') + ' -all'
 
 const ZONE = {
@@ -125,8 +127,54 @@ describe('lintSpf', () => {
     expect(r.Problems[3]?.Message).toMatch(/use ip6:/)
   })
 
+  it('makes no DNS query past the 10th DNS-querying term of a 200-term record (RFC 7208 §4.6.4)', async () => {
+    // A resolver of its own, so that no answer comes from the cache of earlier tests.
+    const fresh = createDnsResolver({ server: { host: '127.0.0.1', port: dns.port }, timeoutMs: 1000 })
+    const before = dns.queries.length
+    const r = await lintSpf(MANY_A, fresh)
+    const asked = dns.queries.slice(before)
+    // Each a: term asks A and AAAA: 10 terms, 20 queries, for h1 to h10 only.
+    expect(asked).toHaveLength(20)
+    expect(new Set(asked.map((q) => q.split(' ')[0]))).toEqual(new Set(Array.from({ length: 10 }, (_, i) => `h${i + 1}.lint.test`)))
+    expect(r.Lookups).toBe(200)
+    expect(errors(r)).toContainEqual(expect.stringMatching(/^200 DNS-querying terms.*limit is 10/))
+    expect(r.Problems).toContainEqual(expect.objectContaining({ Severity: 'warning', Term: 'a:h11.lint.test', Message: expect.stringMatching(/11th DNS-querying term.*no further DNS lookups/) }))
+  })
+
+  it('stops querying at the third void lookup', async () => {
+    const record = 'v=spf1 ' + Array.from({ length: 6 }, (_, i) => `a:void${i}.lint.test`).join(' ') + ' -all'
+    const before = dns.queries.length
+    const r = await lintSpf(record, resolve)
+    expect(dns.queries.slice(before).map((q) => q.split(' ')[0])).toEqual(['void0.lint.test', 'void0.lint.test', 'void1.lint.test', 'void1.lint.test', 'void2.lint.test', 'void2.lint.test'])
+    expect(r.VoidLookups).toBe(3)
+    expect(errors(r)).toContainEqual(expect.stringMatching(/^3 void lookups/))
+  })
+
   it('says what to do when a domain has no SPF at all', async () => {
     const r = await lintSpf('nowhere.lint.test', resolve)
     expect(errors(r)).toEqual([expect.stringMatching(/publishes no SPF record/)])
+  })
+})
+
+describe('lintSpf against a DNS server that never answers', () => {
+  let silent: DnsServer
+  beforeAll(async () => {
+    silent = await startDnsServer({}, { silent: true })
+  })
+  afterAll(() => silent.close())
+
+  it('stops at the first timeout of a 200-term record, as a receiver stops with temperror', async () => {
+    const r = await lintSpf(MANY_A, createDnsResolver({ server: { host: '127.0.0.1', port: silent.port }, timeoutMs: 200 }))
+    expect(silent.queries.splice(0)).toEqual(['h1.lint.test A', 'h1.lint.test AAAA'])
+    expect(r.Problems).toContainEqual(expect.objectContaining({ Term: 'a:h1.lint.test', Message: expect.stringMatching(/failed; receivers would return temperror/) }))
+    expect(r.Problems).toContainEqual(expect.objectContaining({ Term: 'a:h1.lint.test', Message: expect.stringMatching(/no further DNS lookups/) }))
+  })
+
+  it('gives up when the time budget runs out before the resolver times out', async () => {
+    const resolveSlowly = createDnsResolver({ server: { host: '127.0.0.1', port: silent.port }, timeoutMs: 20_000 })
+    const r = await lintSpf('silent.lint.test', resolveSlowly, { budgetMs: 300 })
+    expect(silent.queries.splice(0)).toEqual(['silent.lint.test TXT'])
+    expect(r.Record).toBe('')
+    expect(r.Problems).toEqual([expect.objectContaining({ Severity: 'warning', Message: expect.stringMatching(/longer than 300 ms in all: no further DNS lookups/) })])
   })
 })
