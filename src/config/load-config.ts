@@ -31,6 +31,11 @@ export interface Config {
   routesFile: string
   listenerTag: string
   logLevel: LogLevel
+  maxConnections: number // 0: no limit
+  maxConnectionsPerIp: number // 0: no limit
+  dataTimeoutMs: number // 0: no deadline
+  idleTimeoutMs: number // 0: no deadline
+  maxDataMemoryBytes: number // 0: no budget
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
@@ -134,5 +139,10 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     routesFile: get('routes'),
     listenerTag: get('listener-tag'),
     logLevel,
+    maxConnections: parseCount('max-connections', get('max-connections')),
+    maxConnectionsPerIp: parseCount('max-connections-per-ip', get('max-connections-per-ip')),
+    dataTimeoutMs: parseDuration('data-timeout', get('data-timeout')),
+    idleTimeoutMs: parseDuration('idle-timeout', get('idle-timeout')),
+    maxDataMemoryBytes: parseBytes('max-data-memory', get('max-data-memory')),
   })
 }
