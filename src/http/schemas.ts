@@ -8,6 +8,19 @@ export const addressSchema = {
 
 const addressList = { type: 'array', items: addressSchema } as const
 
+// Paging numbers. A start past 2^53 reached SQLite as a float ("datatype mismatch", a 500). ajv
+// skips `maximum` for a non-finite number, so "1e400" passes it as Infinity: pageNumbersError
+// catches that case in the handler.
+export const pageStartSchema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 } as const
+export const pageLimitSchema = { type: 'integer', minimum: 1, maximum: 1000, default: 50 } as const
+/** Why start/limit cannot be used, or null when they can. */
+export function pageNumbersError(q: { start?: number; limit?: number }): string | null {
+  for (const [name, v] of [['start', q.start], ['limit', q.limit]] as const) {
+    if (v !== undefined && !Number.isSafeInteger(v)) return `querystring/${name} must be a whole number below 2^53`
+  }
+  return null
+}
+
 export const errorSchema = {
   type: 'object',
   properties: {

@@ -4,13 +4,13 @@ import { AppError } from '../../errors.js'
 import type { Selection } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { listItemJson } from '../message-json.js'
-import { errorSchema, idsBody, messagesSummarySchema, okText } from '../schemas.js'
+import { errorSchema, idsBody, messagesSummarySchema, okText, pageLimitSchema, pageNumbersError, pageStartSchema } from '../schemas.js'
 
 const pageQuery = {
   type: 'object',
   properties: {
-    start: { type: 'integer', minimum: 0, default: 0 },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+    start: pageStartSchema,
+    limit: pageLimitSchema,
   },
 } as const
 
@@ -19,8 +19,8 @@ const searchQuery = {
   required: ['query'],
   properties: {
     query: { type: 'string', maxLength: 4096 },
-    start: { type: 'integer', minimum: 0, default: 0 },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+    start: pageStartSchema,
+    limit: pageLimitSchema,
     tz: { type: 'string', maxLength: 64 },
   },
 } as const
@@ -29,6 +29,8 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   const { store } = deps
 
   const page = (search: string, start: number, limit: number): Record<string, unknown> => {
+    const bad = pageNumbersError({ start, limit })
+    if (bad) throw new AppError('BAD_QUERY', bad)
     const p = store.list({ search, start, limit })
     return {
       total: p.total,
