@@ -220,9 +220,11 @@ class CaptureConnection extends SMTPConnection {
 
   override handler_DATA(command: Buffer, callback: () => void): void {
     const limits = this.capture.limits
-    if (this.session.envelope.rcptTo.length > 0 && limits.maxDataBytes > 0 && limits.dataBytesHeld >= limits.maxDataBytes) {
-      // Every byte of the budget is held by other sessions: refuse now rather than after the client
-      // has sent the whole message. 452 is temporary, so the client tries again later.
+    const mailFrom = this.session.envelope.mailFrom
+    const declared = Number((mailFrom && mailFrom.args && mailFrom.args.SIZE) || 0) || 0 // RFC 1870 SIZE=
+    if (this.session.envelope.rcptTo.length > 0 && limits.maxDataBytes > 0 && limits.dataBytesHeld + Math.max(declared, 1) > limits.maxDataBytes) {
+      // The budget is held by other sessions, or the declared size does not fit in what is left:
+      // refuse before the client sends the message. 452 is temporary; the client tries again later.
       this.send(452, `${MEMORY_FULL} Error: too much mail in transit, try again later`)
       return callback()
     }
