@@ -175,14 +175,20 @@ class CaptureConnection extends SMTPConnection {
         socket.uncork()
       })
     }
-    if ((code === 552 || code === 452) && this.rejectReportedFor !== this.commandSeq) {
-      // once per command: LMTP answers one DATA with a reply per recipient
-      this.rejectReportedFor = this.commandSeq
-      this.capture.onRejected?.(code === 552 ? 'size' : context === 'TOO_MANY_RECIPIENTS' ? 'recipients' : 'memory')
-    }
+    // smtp-server's own refusals, told apart by their context (a chaos trigger's 452 or 552 is not
+    // one); the memory refusals are reported where they are made.
+    if (context === 'MESSAGE_TOO_BIG') this.reportRejected('size')
+    else if (context === 'TOO_MANY_RECIPIENTS') this.reportRejected('recipients')
     const own = typeof data === 'string' && OWN_STATUS_CODE.test(data)
     super.send(code, data, own ? false : context === 'DATA_OK' ? undefined : context)
     if (code !== 421 && !this._closing) this.armCommandTimer()
+  }
+
+  /** Once per command: LMTP answers one DATA with a reply per recipient. */
+  reportRejected(reason: RejectReason): void {
+    if (this.rejectReportedFor === this.commandSeq) return
+    this.rejectReportedFor = this.commandSeq
+    this.capture.onRejected?.(reason)
   }
 
   // RFC 5321 §4.5.3.2 lists per-command timeouts for the client; a server that waits for the next
@@ -226,6 +232,7 @@ class CaptureConnection extends SMTPConnection {
       // The budget is held by other sessions, or the declared size does not fit in what is left:
       // refuse before the client sends the message. 452 is temporary; the client tries again later.
       this.send(452, `${MEMORY_FULL} Error: too much mail in transit, try again later`)
+      this.reportRejected('memory')
       return callback()
     }
     super.handler_DATA(command, callback)

@@ -206,6 +206,7 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
               callback(Object.assign(new Error('Error: message exceeds fixed maximum message size'), { responseCode: 552 }))
             } else {
               log.warn({ cid: session.id, budget: limits.maxDataBytes }, 'message refused: DATA memory budget exhausted')
+              opts.onRejected?.('memory')
               callback(Object.assign(new Error(`${MEMORY_FULL} Error: too much mail in transit, try again later`), { responseCode: 452 }))
             }
             return
