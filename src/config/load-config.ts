@@ -36,6 +36,7 @@ export interface Config {
   dataTimeoutMs: number // 0: no deadline
   idleTimeoutMs: number // 0: no deadline
   maxDataMemoryBytes: number // 0: no budget
+  enableChaos: boolean
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
@@ -150,5 +151,6 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     dataTimeoutMs: parseDuration('data-timeout', get('data-timeout')),
     idleTimeoutMs: parseDuration('idle-timeout', get('idle-timeout')),
     maxDataMemoryBytes,
+    enableChaos: boolSwitch('enable-chaos'),
   })
 }

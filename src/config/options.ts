@@ -42,6 +42,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt('data-timeout', 'duration', '10m', 'the whole of DATA must arrive within this; then 421 and nothing stored (0 = none)'),
   opt('idle-timeout', 'duration', '5m', 'each SMTP command must arrive within this after the previous reply (0 = none)'),
   opt('max-data-memory', 'bytes', String(256 * 1024 * 1024), 'DATA bytes held in memory by all sessions; past it 452 4.3.1 (suffixes k, m, g allowed)'),
+  opt('enable-chaos', null, 'false', "allow Mailpit's chaos triggers (PUT /api/v1/chaos): SMTP errors at a chosen probability"),
 ]
 
 export function helpText(): string {

@@ -18,4 +18,5 @@ export {
   DEFAULT_MAX_DATA_MEMORY_BYTES,
   type SmtpLimits,
 } from './smtp-limits.js'
+export { createSmtpChaos, type SmtpChaos, type ChaosTrigger, type ChaosTriggers } from './smtp-chaos.js'
 export { loadTlsMaterial, type TlsMaterial } from './tls-certificate.js'

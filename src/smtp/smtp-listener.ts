@@ -6,6 +6,7 @@ import { AppError } from '../errors.js'
 import type { Envelope, MessageStore, Recipient, StoredMessage } from '../store/index.js'
 import { CaptureServer, MEMORY_FULL, type CaptureAddress, type CaptureSession, type RejectReason } from './capture-server.js'
 import { createSmtpLimits, type SmtpLimits } from './smtp-limits.js'
+import { createSmtpChaos, type ChaosStage, type ChaosTriggers, type SmtpChaos } from './smtp-chaos.js'
 
 export type ListenerKind = 'smtp' | 'smtps' | 'lmtp'
 
@@ -35,6 +36,12 @@ export interface SmtpListenerOptions {
   idleTimeoutMs?: number
   /** Called once for each command answered with 552 (size) or 452 (recipients, memory). */
   onRejected?: (reason: RejectReason) => void
+  /**
+   * Mailpit's chaos triggers, shared by all listeners (createSmtpChaos); without one the listener
+   * has its own, enabled when `enableChaos` is set (--enable-chaos).
+   */
+  chaos?: SmtpChaos
+  enableChaos?: boolean
 }
 
 // RFC 5321 §4.5.3.2.6 has the client wait 10 minutes for the reply to the final dot; a sender
@@ -45,6 +52,9 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000
 
 export interface SmtpListener {
   readonly kind: ListenerKind
+  /** Mailpit's PUT /api/v1/chaos; throws AppError BAD_REQUEST without --enable-chaos or for bad values. */
+  setChaos(triggers: Partial<ChaosTriggers>): ChaosTriggers
+  getChaos(): ChaosTriggers
   listen(): Promise<AddressInfo>
   close(): Promise<void>
 }
@@ -151,6 +161,13 @@ function transientError(message: string): Error & { responseCode: number } {
 export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
   const log = opts.logger.child({ mod: opts.kind })
   const limits = opts.limits ?? createSmtpLimits()
+  const chaos = opts.chaos ?? createSmtpChaos({ enabled: opts.enableChaos === true })
+  const chaosError = (stage: ChaosStage): Error | null => {
+    const code = chaos.fire(stage)
+    if (code === null) return null
+    log.debug({ stage, code }, 'chaos trigger fired')
+    return Object.assign(new Error(`Error: chaos trigger (${stage})`), { responseCode: code })
+  }
   let bound: AddressInfo | null = null
 
   const server = new CaptureServer({
@@ -186,12 +203,14 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
       callback()
     },
     onMailFrom(_address, _session, callback) {
-      callback()
+      callback(chaosError('Sender'))
     },
     onRcptTo(_address, _session, callback) {
-      callback()
+      callback(chaosError('Recipient'))
     },
     onAuth(auth, _session, callback) {
+      const err = chaosError('Authentication')
+      if (err) return callback(err)
       // Any credentials are accepted: a capture MTA records who claimed to be whom.
       callback(null, { user: auth.username ?? '' })
     },
@@ -257,6 +276,8 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
 
   return {
     kind: opts.kind,
+    setChaos: (triggers) => chaos.set(triggers),
+    getChaos: () => chaos.get(),
     listen() {
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => {
