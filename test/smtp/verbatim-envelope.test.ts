@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { startDnsServer, type DnsServer } from '../helpers/dns-server.js'
 import { RawSmtp, queuedId, startTestApp, type TestApp } from '../helpers/test-app.js'
 
 // A capture MTA records what the client said: MAIL FROM / RCPT TO arguments that smtp-server
@@ -144,5 +145,46 @@ describe('envelope kept as the client wrote it', () => {
     expect(await search('helo:*.example')).toEqual([viaEhlo, viaHelo, viaSecondHelo, viaXforward].sort())
     expect(await search('helo:relay-*.example')).toEqual([viaXforward])
     expect(await search('helo:*.test')).toEqual([])
+  })
+})
+
+describe('malformed senders reach the SPF analysis', () => {
+  let dns: DnsServer
+  let app: TestApp
+  beforeEach(async () => {
+    dns = await startDnsServer({
+      'example.net': { TXT: ['v=spf1 -all'] },
+      'e8.example.com': { TXT: ['v=spf1 -all'] },
+    })
+    app = await startTestApp(['--dns-server', `127.0.0.1:${dns.port}`, '--trusted-relays', '127.0.0.0/8'])
+  })
+  afterEach(async () => {
+    await app.stop()
+    await dns.close()
+  })
+
+  interface AuthBody {
+    Envelope: { MailFrom: string }
+    Auth: { SPF: { Result: string } } | null
+  }
+
+  it('stores each verbatim with its SPF result', async () => {
+    const c = await RawSmtp.open(app.smtpPort)
+    await c.command('EHLO relay.example.test')
+    expect(await c.command('XFORWARD ADDR=1.2.3.4 HELO=mail.example.net')).toMatch(/^250/)
+    const ids: [string, string][] = []
+    for (const sender of ['@example.net', 'Macro Error@e8.example.com']) {
+      expect(await c.command(`MAIL FROM:<${sender}>`)).toMatch(/^250 /)
+      await c.command('RCPT TO:<trap@example.test>')
+      await c.command('DATA')
+      ids.push([sender, queuedId(await c.command(`Subject: spf${CRLF}${CRLF}b${CRLF}.`))])
+    }
+    c.close()
+    await app.running.indexer.idle()
+    for (const [sender, id] of ids) {
+      const m = (await app.api<AuthBody>(`/api/v1/message/${id}`)).body
+      expect(m.Envelope.MailFrom).toBe(sender)
+      expect(m.Auth?.SPF.Result, sender).toBe('fail') // both domains publish "v=spf1 -all"
+    }
   })
 })
