@@ -19,4 +19,5 @@ export {
   type SmtpLimits,
 } from './smtp-limits.js'
 export { createSmtpChaos, type SmtpChaos, type ChaosTrigger, type ChaosTriggers } from './smtp-chaos.js'
+export { sharedListenerOptions, type SharedListenerOptions } from './shared-options.js'
 export { loadTlsMaterial, type TlsMaterial } from './tls-certificate.js'

@@ -3,8 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseCidrList } from '../../src/config/index.js'
-import { createSmtpListener, createSmtpLimits, type RejectReason, type SmtpLimits, type SmtpListener } from '../../src/smtp/index.js'
+import { loadConfig, parseCidrList } from '../../src/config/index.js'
+import {
+  createSmtpListener,
+  createSmtpLimits,
+  sharedListenerOptions,
+  type RejectReason,
+  type SmtpLimits,
+  type SmtpListener,
+} from '../../src/smtp/index.js'
 import { clientKey, FD_RESERVE } from '../../src/smtp/smtp-limits.js'
 import { createMessageStore, type MessageStore } from '../../src/store/index.js'
 import { RawClient, until } from './raw-client.js'
@@ -149,6 +156,27 @@ describe('SMTP limits', () => {
     const high = createSmtpLimits({ maxConnections: 1000, fdLimit: 65536 })
     expect(high.maxConnections).toBe(1000)
     expect(high.fdNotice).toBeNull()
+  })
+
+  it('takes the limits from the options, their variables and defaults', () => {
+    const defaults = sharedListenerOptions(loadConfig([], {}))
+    expect(defaults.limits.maxConnectionsPerIp).toBe(50)
+    expect(defaults.limits.maxDataBytes).toBe(256 * 1024 * 1024)
+    expect(defaults.dataTimeoutMs).toBe(10 * 60_000)
+    expect(defaults.idleTimeoutMs).toBe(5 * 60_000)
+    expect(defaults.chaos.enabled).toBe(false)
+    const set = sharedListenerOptions(
+      loadConfig(['--max-connections-per-ip', '5', '--data-timeout', '30s', '--idle-timeout', '0', '--max-data-memory', '100m', '--enable-chaos'], {
+        HOLDMAIL_MAX_CONNECTIONS: '20',
+      }),
+    )
+    expect(set.limits.maxConnections).toBe(20)
+    expect(set.limits.maxConnectionsPerIp).toBe(5)
+    expect(set.limits.maxDataBytes).toBe(100 * 1024 * 1024)
+    expect(set.dataTimeoutMs).toBe(30_000)
+    expect(set.idleTimeoutMs).toBe(0)
+    expect(set.chaos.enabled).toBe(true)
+    expect(() => loadConfig(['--max-data-memory', '1m'], {})).toThrow(/--max-data-memory must be at least --max-message-size/)
   })
 
   it('closes a session whose DATA trickles past --data-timeout, with 421 4.4.2 and nothing stored', async () => {
