@@ -1,13 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig, parseCidrList } from '../../src/config/index.js'
 import {
   createSmtpListener,
   createSmtpLimits,
+  loadTlsMaterial,
   sharedListenerOptions,
+  type TlsMaterial,
   type RejectReason,
   type SmtpLimits,
   type SmtpListener,
@@ -34,6 +38,7 @@ describe('SMTP limits', () => {
   let dir = ''
   let h: Harness | null = null
   const clients: RawClient[] = []
+  const sockets: Socket[] = []
 
   async function start(opts: {
     maxConnections?: number
@@ -44,6 +49,7 @@ describe('SMTP limits', () => {
     trusted?: string
     maxMessageBytes?: number
     maxRecipients?: number
+    smtps?: TlsMaterial
   }): Promise<Harness> {
     dir = mkdtempSync(join(tmpdir(), 'holdmail-limits-'))
     const store = createMessageStore(join(dir, 'holdmail.db'))
@@ -55,7 +61,7 @@ describe('SMTP limits', () => {
     })
     const rejected: RejectReason[] = []
     const listener = createSmtpListener({
-      kind: 'smtp',
+      kind: opts.smtps ? 'smtps' : 'smtp',
       host: '127.0.0.1',
       port: 0,
       hostname: 'holdmail.test',
@@ -63,7 +69,7 @@ describe('SMTP limits', () => {
       maxRecipients: opts.maxRecipients ?? 100,
       trustedRelays: parseCidrList('trusted-relays', opts.trusted ?? ''),
       greetDelayMs: 0,
-      tls: TLS,
+      tls: opts.smtps ?? TLS,
       store,
       logger: pino({ level: 'silent' }),
       limits,
@@ -84,6 +90,7 @@ describe('SMTP limits', () => {
 
   afterEach(async () => {
     for (const c of clients.splice(0)) c.close()
+    for (const c of sockets.splice(0)) c.destroy()
     if (h) {
       await h.listener.close()
       await h.store.close()
@@ -140,6 +147,26 @@ describe('SMTP limits', () => {
     const untrusted2 = await open(port, '127.0.0.6')
     expect(await untrusted1.reply()).toMatch(/^220 /)
     expect(await untrusted2.reply()).toMatch(/^421 4\.7\.0 /)
+  })
+
+  it('closes an SMTPS connection over the limit before the TLS handshake', async () => {
+    const tls = await loadTlsMaterial(null, ':memory:', 'holdmail.test')
+    const { port } = await start({ maxConnectionsPerIp: 1, smtps: tls })
+    const greet = (): Promise<string> =>
+      new Promise((resolve) => {
+        const s = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
+        sockets.push(s)
+        s.setEncoding('latin1')
+        s.once('data', (d: string) => {
+          resolve('data:' + d.slice(0, 4))
+        })
+        s.once('error', (err) => resolve('error:' + err.message))
+        s.once('close', () => resolve('closed'))
+      })
+    expect(await greet()).toBe('data:220 ')
+    // the first connection is still open (its socket is not closed by the test), so the second is over
+    const second = await greet()
+    expect(second).toMatch(/^(error|closed)/)
   })
 
   it('counts IPv6 clients per /64 and IPv4 clients per address', () => {
