@@ -68,6 +68,9 @@ const OWN_STATUS_CODE = /^[245]\.\d{1,3}\.\d{1,3} /
 const PROBE_ADDRESS = 'probe@holdmail.invalid'
 // RFC 5321 §4.1.2 and appendix C: a source route ("@relay.example:") is accepted and ignored.
 const SOURCE_ROUTE = /^@[^\s,:@]+(?:,@[^\s,:@]+)*:/
+// RFC 5321 §4.1.2 Quoted-string local part (qtextSMTP and quoted-pairSMTP), which may hold spaces
+// that smtp-server's whitespace split cannot take; the domain after it is checked by smtp-server.
+const QUOTED_LOCAL_PART = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"@([^@]+)$/
 
 /**
  * The path argument of MAIL FROM / RCPT TO as written: the text between `<` and `>` (or, without
@@ -289,10 +292,13 @@ class CaptureConnection extends SMTPConnection {
       parsed.address = arg.path
       return parsed
     }
-    // smtp-server refused it. Refused parameters stay refused; a refused address is kept as written.
+    // smtp-server refused it. Refused parameters stay refused; a refused address is kept as written,
+    // marked malformed unless it is a quoted local part (valid, but beyond smtp-server's parser).
     const probe = super._parseAddressCommand(rawName, `${rawName}:<${PROBE_ADDRESS}>${arg.params ? ' ' + arg.params : ''}`)
     if (!probe) return false
-    const address: CaptureAddress = { ...probe, address: arg.path, malformed: true }
+    const quoted = arg.bracketed ? QUOTED_LOCAL_PART.exec(arg.path) : null
+    const valid = quoted !== null && super._parseAddressCommand(rawName, `${rawName}:<x@${quoted[1]}>`) !== false
+    const address: CaptureAddress = { ...probe, address: arg.path, ...(valid ? {} : { malformed: true }) }
     return address
   }
 }

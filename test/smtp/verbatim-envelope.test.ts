@@ -63,11 +63,13 @@ describe('envelope kept as the client wrote it', () => {
       ['<postmaster>', 'postmaster'],
       ['bare@example.com', 'bare@example.com'], // no angle brackets
       ['<unclosed@example.com', 'unclosed@example.com'],
+      ['<"quoted local"@.example>', '"quoted local"@.example'], // a valid local part, an empty label
     ]
     const valid: [string, string][] = [
       ['<Mixed.Case@Example.COM>', 'Mixed.Case@Example.COM'],
       ['<user@xn--bcher-kva.example>', 'user@xn--bcher-kva.example'], // not turned into Unicode
       ['<>', ''],
+      ['<"quoted local"@example.com>', '"quoted local"@example.com'], // RFC 5321 Quoted-string
     ]
     const c = await open()
     await c.command('EHLO client.example.test')
