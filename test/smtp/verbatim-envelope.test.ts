@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js'
 import { RawSmtp, queuedId, startTestApp, type TestApp } from '../helpers/test-app.js'
+import { addressArgument } from '../../src/smtp/capture-server.js'
 
 // A capture MTA records what the client said: MAIL FROM / RCPT TO arguments that smtp-server
 // refuses (`501 5.1.7 Bad sender address syntax`) or rewrites, and the HELO name with its case.
@@ -70,6 +71,7 @@ describe('envelope kept as the client wrote it', () => {
       ['<user@xn--bcher-kva.example>', 'user@xn--bcher-kva.example'], // not turned into Unicode
       ['<>', ''],
       ['<"quoted local"@example.com>', '"quoted local"@example.com'], // RFC 5321 Quoted-string
+      ['<@relay.example,@hop.example:routed@example.com>', 'routed@example.com'], // source route ignored (RFC 5321 §4.1.2)
     ]
     const c = await open()
     await c.command('EHLO client.example.test')
@@ -188,5 +190,20 @@ describe('malformed senders reach the SPF analysis', () => {
       expect(m.Envelope.MailFrom).toBe(sender)
       expect(m.Auth?.SPF.Result, sender).toBe('fail') // both domains publish "v=spf1 -all"
     }
+  })
+})
+
+describe('addressArgument', () => {
+  it.each([
+    ['MAIL FROM:<a@example.com> SIZE=10', { path: 'a@example.com', bracketed: true, params: 'SIZE=10' }],
+    ['mail  from: <a b@example.com>  BODY=8BITMIME', { path: 'a b@example.com', bracketed: true, params: 'BODY=8BITMIME' }],
+    ['MAIL FROM:a@example.com SIZE=10', { path: 'a@example.com', bracketed: false, params: 'SIZE=10' }],
+    ['MAIL FROM:<@r.example:a@example.com>', { path: 'a@example.com', bracketed: true, params: '' }],
+    ['MAIL FROM:<>', { path: '', bracketed: true, params: '' }],
+    ['MAIL FROM:', null],
+    ['MAIL FROM <a@example.com>', null],
+    ['RCPT TO:<a@example.com>', null],
+  ])('%s', (command, expected) => {
+    expect(addressArgument('MAIL FROM', command)).toEqual(expected)
   })
 })
