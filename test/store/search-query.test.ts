@@ -213,6 +213,7 @@ describe('search and paging limits over HTTP', () => {
     '/api/v1/search?query=x&start=99999999999999999999',
     '/api/v1/search?query=x&start=9007199254740993',
     '/api/v1/search?query=x&limit=2.5',
+    '/api/v1/backscatter?limit=1e400',
   ])('answers %s with a 400 JSON error', async (path) => {
     const res = await app.api<ErrorBody>(path)
     expect(res.status).toBe(400)
