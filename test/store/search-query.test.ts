@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMessageStore, type Envelope, type MessageStore, type MessageSummary } from '../../src/store/index.js'
-import { MAX_SEARCH_TERMS, tokenize } from '../../src/store/index.js'
+import { tokenize } from '../../src/store/index.js'
+import { MAX_SEARCH_TERMS } from '../../src/store/search-query.js'
 import { AppError } from '../../src/errors.js'
 import { makeEnvelope } from '../helpers/fixtures.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'

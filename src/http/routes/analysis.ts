@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../errors.js'
 import { createDnsResolver, generateArfReport, lintSpf } from '../../mail/analysis/index.js'
 import type { HttpDeps } from '../deps.js'
-import { errorSchema, idParams, pageNumbersError } from '../schemas.js'
+import { checkPageNumbers, errorSchema, idParams } from '../schemas.js'
 import { resolveMessage } from './message.js'
 
 const counted = { type: 'array', items: { type: 'object', properties: { Key: { type: 'string' }, Count: { type: 'integer' } } } } as const
@@ -58,6 +58,7 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   app.get<{ Querystring: { query?: string; limit: number } }>(
     '/api/v1/backscatter',
     {
+      preHandler: checkPageNumbers,
       schema: {
         summary: 'Bounces grouped by the server that really sent the bounced mail, and by the forged sender',
         tags: ['analysis'],
@@ -71,11 +72,7 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
         },
       },
     },
-    async (req) => {
-      const bad = pageNumbersError({ limit: req.query.limit })
-      if (bad) throw new AppError('BAD_QUERY', bad)
-      return store.backscatter(req.query.query ?? '', req.query.limit)
-    },
+    async (req) => store.backscatter(req.query.query ?? '', req.query.limit),
   )
 
   app.get<{ Params: { ID: string }; Querystring: { to?: string; from?: string; type?: string } }>(

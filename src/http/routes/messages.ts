@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js'
 import type { Selection } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { listItemJson } from '../message-json.js'
-import { errorSchema, idsBody, messagesSummarySchema, okText, pageLimitSchema, pageNumbersError, pageStartSchema } from '../schemas.js'
+import { checkPageNumbers, errorSchema, idsBody, messagesSummarySchema, okText, pageLimitSchema, pageStartSchema } from '../schemas.js'
 
 const pageQuery = {
   type: 'object',
@@ -29,8 +29,6 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   const { store } = deps
 
   const page = (search: string, start: number, limit: number): Record<string, unknown> => {
-    const bad = pageNumbersError({ start, limit })
-    if (bad) throw new AppError('BAD_QUERY', bad)
     const p = store.list({ search, start, limit })
     return {
       total: p.total,
@@ -47,6 +45,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   app.get<{ Querystring: { start: number; limit: number } }>(
     '/api/v1/messages',
     {
+      preHandler: checkPageNumbers,
       schema: {
         summary: 'List messages, newest first',
         tags: ['messages'],
@@ -104,6 +103,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   app.get<{ Querystring: { query: string; start: number; limit: number } }>(
     '/api/v1/search',
     {
+      preHandler: checkPageNumbers,
       schema: {
         summary: 'Search messages (Mailpit syntax plus envelope and analysis terms)',
         tags: ['messages'],
