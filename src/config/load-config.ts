@@ -31,6 +31,12 @@ export interface Config {
   routesFile: string
   listenerTag: string
   logLevel: LogLevel
+  maxConnections: number // 0: no limit
+  maxConnectionsPerIp: number // 0: no limit
+  dataTimeoutMs: number // 0: no deadline
+  idleTimeoutMs: number // 0: no deadline
+  maxDataMemoryBytes: number // 0: no budget
+  enableChaos: boolean
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
@@ -109,6 +115,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
   const boolSwitch = (flag: string): boolean => /^(1|true|yes|on)$/i.test(get(flag))
   const maxRecipients = parseCount('max-recipients', get('max-recipients'))
+  const maxMessageBytes = parseBytes('max-message-size', get('max-message-size'))
+  const maxDataMemoryBytes = parseBytes('max-data-memory', get('max-data-memory'))
+  if (maxDataMemoryBytes > 0 && maxDataMemoryBytes < maxMessageBytes) {
+    // a message the size limit allows would never fit in memory, and its sender would retry forever
+    throw new AppError('BAD_CONFIG', '--max-data-memory must be at least --max-message-size (or 0 for no budget)')
+  }
   if (maxRecipients < 1) throw new AppError('BAD_CONFIG', '--max-recipients must be at least 1')
 
   return Object.freeze({
@@ -119,7 +131,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     hostname: get('hostname'),
     dbPath: get('db'),
     tls: certFile ? { certFile, keyFile } : null,
-    maxMessageBytes: parseBytes('max-message-size', get('max-message-size')),
+    maxMessageBytes,
     maxRecipients,
     trustedRelays: parseCidrList('trusted-relays', get('trusted-relays')),
     dnsServer,
@@ -134,5 +146,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     routesFile: get('routes'),
     listenerTag: get('listener-tag'),
     logLevel,
+    maxConnections: parseCount('max-connections', get('max-connections')),
+    maxConnectionsPerIp: parseCount('max-connections-per-ip', get('max-connections-per-ip')),
+    dataTimeoutMs: parseDuration('data-timeout', get('data-timeout')),
+    idleTimeoutMs: parseDuration('idle-timeout', get('idle-timeout')),
+    maxDataMemoryBytes,
+    enableChaos: boolSwitch('enable-chaos'),
   })
 }

@@ -37,6 +37,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt('routes', 'file', '', 'smarttable-style rules that tag messages by sender, recipient, client IP or HELO'),
   opt('listener-tag', 'tag', '', 'tag added to every message captured by this instance'),
   opt('log-level', 'level', 'info', 'debug, info, warn, error or silent'),
+  opt('max-connections', 'n', '1000', 'open SMTP/LMTP connections in total; more get 421 4.7.0 (lowered to fit the open-file limit)'),
+  opt('max-connections-per-ip', 'n', '50', 'open connections per client IP (IPv6: per /64; trusted relays exempt); more get 421 4.7.0'),
+  opt('data-timeout', 'duration', '10m', 'the whole of DATA must arrive within this; then 421 and nothing stored (0 = none)'),
+  opt('idle-timeout', 'duration', '5m', 'each SMTP command must arrive within this after the previous reply (0 = none)'),
+  opt('max-data-memory', 'bytes', String(256 * 1024 * 1024), 'DATA bytes held in memory by all sessions; past it 452 4.3.1 (suffixes k, m, g allowed)'),
+  opt('enable-chaos', null, 'false', "allow Mailpit's chaos triggers (PUT /api/v1/chaos): SMTP errors at a chosen probability"),
 ]
 
 export function helpText(): string {

@@ -1,12 +1,31 @@
 // JSON schemas shared by the routes. They validate input, trim output and feed the OpenAPI
 // document. Field names follow Mailpit's API v1 so that its clients work unchanged.
 
+import { AppError } from '../errors.js'
+
 export const addressSchema = {
   type: 'object',
   properties: { Name: { type: 'string' }, Address: { type: 'string' } },
 } as const
 
 const addressList = { type: 'array', items: addressSchema } as const
+
+// Paging numbers. A start past 2^53 reached SQLite as a float ("datatype mismatch", a 500). ajv
+// skips `maximum` for a non-finite number, so "1e400" passes it as Infinity: routes that page also
+// run checkPageNumbers as a preHandler.
+export const pageStartSchema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 } as const
+export const pageLimitSchema = { type: 'integer', minimum: 1, maximum: 1000, default: 50 } as const
+
+/** Route preHandler: a `start` or `limit` that is not a whole number below 2^53 is a 400. */
+export async function checkPageNumbers(req: { query: unknown }): Promise<void> {
+  const q = (req.query ?? {}) as Record<string, unknown>
+  for (const name of ['start', 'limit']) {
+    const v = q[name]
+    if (v !== undefined && !Number.isSafeInteger(v)) {
+      throw new AppError('BAD_QUERY', `querystring/${name} must be a whole number below 2^53`)
+    }
+  }
+}
 
 export const errorSchema = {
   type: 'object',

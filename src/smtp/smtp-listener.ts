@@ -4,7 +4,9 @@ import type { SMTPServerDataStream } from 'smtp-server'
 import { normalizeIp, type Cidr } from '../config/index.js'
 import { AppError } from '../errors.js'
 import type { Envelope, MessageStore, Recipient, StoredMessage } from '../store/index.js'
-import { CaptureServer, type CaptureSession } from './capture-server.js'
+import { CaptureServer, MEMORY_FULL, type CaptureAddress, type CaptureSession, type RejectReason } from './capture-server.js'
+import { createSmtpLimits, type SmtpLimits } from './smtp-limits.js'
+import { createSmtpChaos, type ChaosStage, type ChaosTriggers, type SmtpChaos } from './smtp-chaos.js'
 
 export type ListenerKind = 'smtp' | 'smtps' | 'lmtp'
 
@@ -23,10 +25,36 @@ export interface SmtpListenerOptions {
   /** Tags for a message's envelope, from the listener tag and the route table. */
   tagsFor?: (envelope: Envelope) => string[]
   onStored?: (message: StoredMessage) => void
+  /**
+   * Connection limits and the DATA memory budget. One object for all listeners of the process
+   * (createSmtpLimits); a listener without one gets its own with the defaults.
+   */
+  limits?: SmtpLimits
+  /** Deadline for the whole of DATA (default DEFAULT_DATA_TIMEOUT_MS; 0: none). */
+  dataTimeoutMs?: number
+  /** Deadline for each command once the client has our reply (default DEFAULT_IDLE_TIMEOUT_MS; 0: none). */
+  idleTimeoutMs?: number
+  /** Called once for each command answered with 552 (size) or 452 (recipients, memory). */
+  onRejected?: (reason: RejectReason) => void
+  /**
+   * Mailpit's chaos triggers, shared by all listeners (createSmtpChaos); without one the listener
+   * has its own, enabled when `enableChaos` is set (--enable-chaos).
+   */
+  chaos?: SmtpChaos
+  enableChaos?: boolean
 }
+
+// RFC 5321 §4.5.3.2.6 has the client wait 10 minutes for the reply to the final dot; a sender
+// that needs longer than that to send the message itself is holding a session open, not mailing.
+export const DEFAULT_DATA_TIMEOUT_MS = 10 * 60_000
+// RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command.
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000
 
 export interface SmtpListener {
   readonly kind: ListenerKind
+  /** Mailpit's PUT /api/v1/chaos; throws AppError BAD_REQUEST without --enable-chaos or for bad values. */
+  setChaos(triggers: Partial<ChaosTriggers>): ChaosTriggers
+  getChaos(): ChaosTriggers
   listen(): Promise<AddressInfo>
   close(): Promise<void>
 }
@@ -57,9 +85,10 @@ export function envelopeFromSession(session: CaptureSession, listener: string): 
   const viaProxy = xclientAddr ? 'xclient' : xforwardAddr ? 'xforward' : null
   const proxyMap = viaProxy === 'xclient' ? session.xClient : session.xForward
   const mailFrom = session.envelope.mailFrom
-  const heloSaid = session.hostNameAppearsAs || ''
+  const heloSaid = session.heloSaid || session.hostNameAppearsAs || ''
   const tls = session.tlsOptions
   const rcptTo: Recipient[] = session.envelope.rcptTo.map((r) => ({ address: r.address, params: paramsOf(r.args) }))
+  const malformed = (a: CaptureAddress | false | undefined): boolean => Boolean(a && a.malformed)
   return {
     receivedAt: Date.now(),
     listener,
@@ -78,28 +107,50 @@ export function envelopeFromSession(session: CaptureSession, listener: string): 
     connectionId: session.id,
     transaction: session.transaction,
     pregreet: session.pregreet === true,
+    malformed: malformed(mailFrom) || session.envelope.rcptTo.some(malformed),
     tags: [],
   }
 }
 
-/** Reads DATA up to the limit; past it keeps draining so the transaction ends cleanly. */
-function collect(stream: SMTPServerDataStream, limit: number): Promise<Buffer | null> {
+type Collected = { raw: Buffer; held: number } | { refused: 'size' | 'memory' }
+
+/**
+ * Reads DATA up to the size limit, holding its bytes against the process-wide memory budget; past
+ * either limit it drops what it holds and keeps draining, so that the transaction ends cleanly
+ * with a reply. The caller releases `held` once the message is committed (or failed).
+ */
+function collect(stream: SMTPServerDataStream, limit: number, limits: SmtpLimits): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let bytes = 0
-    let over = false
+    let held = 0
+    let refused: 'size' | 'memory' | null = null
+    const drop = (): void => {
+      chunks.length = 0
+      limits.releaseData(held)
+      held = 0
+    }
     stream.on('data', (chunk: Buffer) => {
-      if (over) return
+      if (refused) return
       bytes += chunk.length
-      if (bytes > limit) {
-        over = true
-        chunks.length = 0
-        return
-      }
+      if (bytes > limit) refused = 'size'
+      else if (!limits.reserveData(chunk.length)) refused = 'memory'
+      if (refused) return drop()
+      held += chunk.length
       chunks.push(chunk)
     })
-    stream.once('error', reject)
-    stream.once('end', () => resolve(over || stream.sizeExceeded ? null : Buffer.concat(chunks, bytes)))
+    stream.once('error', (err) => {
+      drop()
+      reject(err)
+    })
+    stream.once('end', () => {
+      if (refused || stream.sizeExceeded) {
+        drop()
+        resolve({ refused: refused ?? 'size' })
+      } else {
+        resolve({ raw: Buffer.concat(chunks, bytes), held })
+      }
+    })
   })
 }
 
@@ -109,6 +160,14 @@ function transientError(message: string): Error & { responseCode: number } {
 
 export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
   const log = opts.logger.child({ mod: opts.kind })
+  const limits = opts.limits ?? createSmtpLimits()
+  const chaos = opts.chaos ?? createSmtpChaos({ enabled: opts.enableChaos === true })
+  const chaosError = (stage: ChaosStage): Error | null => {
+    const code = chaos.fire(stage)
+    if (code === null) return null
+    log.debug({ stage, code }, 'chaos trigger fired')
+    return Object.assign(new Error(`Error: chaos trigger (${stage})`), { responseCode: code })
+  }
   let bound: AddressInfo | null = null
 
   const server = new CaptureServer({
@@ -133,6 +192,10 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
     greetDelayMs: opts.greetDelayMs,
     trustedRelays: opts.trustedRelays,
     coalesceReplies: true,
+    limits,
+    dataTimeoutMs: opts.dataTimeoutMs ?? DEFAULT_DATA_TIMEOUT_MS,
+    idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    onRejected: opts.onRejected,
     // Every sender, recipient and client is accepted, so say so at once: smtp-server's defaults
     // answer on the next event-loop turn, which made a pipelined MAIL/RCPT/DATA group take three
     // turns (each behind every other session's I/O) before the 354.
@@ -140,25 +203,34 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
       callback()
     },
     onMailFrom(_address, _session, callback) {
-      callback()
+      callback(chaosError('Sender'))
     },
     onRcptTo(_address, _session, callback) {
-      callback()
+      callback(chaosError('Recipient'))
     },
     onAuth(auth, _session, callback) {
+      const err = chaosError('Authentication')
+      if (err) return callback(err)
       // Any credentials are accepted: a capture MTA records who claimed to be whom.
       callback(null, { user: auth.username ?? '' })
     },
     onData(stream, session, callback) {
       const captureSession = session as CaptureSession
-      collect(stream, opts.maxMessageBytes)
-        .then(async (raw) => {
-          if (raw === null) {
-            log.warn({ cid: session.id, limit: opts.maxMessageBytes }, 'oversize message refused')
-            // smtp-server answers 552 5.3.4 itself (rejectOversized); nothing is stored.
-            callback(Object.assign(new Error('Error: message exceeds fixed maximum message size'), { responseCode: 552 }))
+      collect(stream, opts.maxMessageBytes, limits)
+        .then(async (got) => {
+          if ('refused' in got) {
+            if (got.refused === 'size') {
+              log.warn({ cid: session.id, limit: opts.maxMessageBytes }, 'oversize message refused')
+              // smtp-server answers 552 5.3.4 itself (rejectOversized); nothing is stored.
+              callback(Object.assign(new Error('Error: message exceeds fixed maximum message size'), { responseCode: 552 }))
+            } else {
+              log.warn({ cid: session.id, budget: limits.maxDataBytes }, 'message refused: DATA memory budget exhausted')
+              opts.onRejected?.('memory')
+              callback(Object.assign(new Error(`${MEMORY_FULL} Error: too much mail in transit, try again later`), { responseCode: 452 }))
+            }
             return
           }
+          const { raw, held } = got
           const envelope = envelopeFromSession(captureSession, opts.kind)
           envelope.tags = opts.tagsFor?.(envelope) ?? []
           let message: StoredMessage
@@ -168,6 +240,8 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
             log.error({ err, cid: session.id }, 'store failed')
             callback(transientError('Error: local storage failure, try again later'))
             return
+          } finally {
+            limits.releaseData(held)
           }
           if (log.isLevelEnabled('info')) {
             log.info(
@@ -179,6 +253,7 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
                 bytes: message.size, // raw itself may have been handed over to the writer thread
                 from: envelope.mailFrom,
                 rcpts: envelope.rcptTo.map((r) => r.address),
+                ...(envelope.malformed ? { malformed: true } : {}),
               },
               'stored',
             )
@@ -187,7 +262,12 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
           callback(null, `Ok: queued as ${message.id}`)
         })
         .catch((err: unknown) => {
-          log.error({ err, cid: session.id }, 'data stream failed')
+          if ((err as { code?: string }).code === 'ECONNECTION') {
+            // the client left (or was closed by the DATA deadline) before the final dot
+            log.info({ cid: session.id }, 'connection closed during DATA; nothing stored')
+          } else {
+            log.error({ err, cid: session.id }, 'data stream failed')
+          }
           callback(transientError('Error: could not read the message, try again later'))
         })
     },
@@ -196,6 +276,8 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
 
   return {
     kind: opts.kind,
+    setChaos: (triggers) => chaos.set(triggers),
+    getChaos: () => chaos.get(),
     listen() {
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => {

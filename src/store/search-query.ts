@@ -34,6 +34,10 @@ interface Term {
   value: string
 }
 
+// Each term becomes at least one SQL condition with its own parameters; a search of thousands of
+// terms ran past SQLite's expression depth and parameter limits (a 500). No one types a hundred.
+export const MAX_SEARCH_TERMS = 100
+
 export function tokenize(query: string): Term[] {
   const terms: Term[] = []
   // a term: optional -/!, optional field:, then a "quoted" or bare value
@@ -50,12 +54,18 @@ export function tokenize(query: string): Term[] {
     i = re.lastIndex
     const value = m[3] !== undefined ? m[3].replace(/\\(.)/g, '$1') : (m[4] ?? '')
     terms.push({ negate: m[1] !== '', field: (m[2] ?? '').toLowerCase(), value })
+    if (terms.length > MAX_SEARCH_TERMS) {
+      throw new AppError('BAD_QUERY', `the search has more than ${MAX_SEARCH_TERMS} terms; narrow it down to at most ${MAX_SEARCH_TERMS}`)
+    }
   }
   return terms
 }
 
 const likeEscape = (s: string): string => s.replace(/[\\%_]/g, (c) => '\\' + c)
 const contains = (s: string): string => `%${likeEscape(s.toLowerCase())}%`
+// A `*` glob as --routes rules take it (route-table.ts): the whole value must match, `*` standing
+// for any run of characters. LIKE is case-insensitive for ASCII, as HELO names are.
+const globLike = (glob: string): string => glob.split('*').map(likeEscape).join('%')
 
 function ftsPhrase(value: string): string | null {
   // Tokens as the unicode61 tokenizer sees them; the last one matches as a prefix
@@ -147,8 +157,14 @@ function compileTerm(t: Term): CompiledTerm {
           return { where: 'm.auth_user IS NOT NULL', params: [] }
         case 'unparsed':
           return { where: 'm.parse_error IS NOT NULL', params: [] }
+        case 'malformed':
+          // MAIL FROM or a RCPT TO that was not a valid path, kept as written (migration 004)
+          return { where: 'm.malformed = 1', params: [] }
         default:
-          throw new AppError('BAD_QUERY', `is:${v} is not known; use is:read, is:unread, is:tagged, is:pregreet, is:tls, is:auth or is:unparsed`)
+          throw new AppError(
+            'BAD_QUERY',
+            `is:${v} is not known; use is:read, is:unread, is:tagged, is:pregreet, is:tls, is:auth, is:unparsed or is:malformed`,
+          )
       }
     case 'has':
       if (/^attachments?$/i.test(v)) return { where: 'm.attachments > 0', params: [] }
@@ -163,7 +179,9 @@ function compileTerm(t: Term): CompiledTerm {
     case 'rcpt':
       return { where: "m.seq IN (SELECT seq FROM recipients WHERE address LIKE ? ESCAPE '\\')", params: [contains(v)] }
     case 'helo':
-      return { where: "m.helo LIKE ? ESCAPE '\\'", params: [contains(v)] }
+      // The HELO name is stored as the client wrote it; a value with `*` is a glob over the whole
+      // name, as in --routes, and one without matches any part of it.
+      return { where: "m.helo LIKE ? ESCAPE '\\'", params: [v.includes('*') ? globLike(v) : contains(v)] }
     case 'origin': {
       // the server that really sent the mail a bounce returns (its quoted Received chain)
       const cidr = parseCidr(v)

@@ -25,6 +25,8 @@ export interface Envelope {
   connectionId: string
   transaction: number // 1-based within the connection
   pregreet: boolean
+  /** MAIL FROM or a RCPT TO argument that is not a valid path (RFC 5321 §4.1.2), kept as written. */
+  malformed?: boolean
   tags: string[] // applied at ingest (listener tag, route rules)
 }
 

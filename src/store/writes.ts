@@ -66,8 +66,8 @@ export function createWrites(db: Database.Database): Writes {
     // ~20 % (batches of 8 in a micro-bench: 132-150 -> 108-113 µs).
     insertMessage: db.prepare(`INSERT INTO messages (id, received_at, listener, client_ip, client_ip4, client_port,
       ip_source, relay_ip, relay_port, helo, client_hostname, tls_protocol, tls_cipher, auth_user, mail_from,
-      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet, malformed)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     countInserted: db.prepare('UPDATE message_counts SET total = total + ?, unread = unread + ? WHERE id = 1'),
     insertRaw: db.prepare('INSERT INTO message_raw (seq, raw) VALUES (?, ?)'),
     insertRcpt: db.prepare('INSERT INTO recipients (seq, pos, address, params) VALUES (?, ?, ?, ?)'),
@@ -138,6 +138,7 @@ export function createWrites(db: Database.Database): Writes {
       env.connectionId,
       env.transaction,
       env.pregreet ? 1 : 0,
+      env.malformed ? 1 : 0,
     )
     const seq = Number(info.lastInsertRowid)
     stmt.insertRaw.run(seq, Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength))

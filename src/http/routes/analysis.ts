@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../errors.js'
 import { createDnsResolver, generateArfReport, lintSpf } from '../../mail/analysis/index.js'
 import type { HttpDeps } from '../deps.js'
-import { errorSchema, idParams } from '../schemas.js'
+import { checkPageNumbers, errorSchema, idParams } from '../schemas.js'
 import { resolveMessage } from './message.js'
 import { backscatterJson, statsJson } from '../message-json.js'
 
@@ -62,6 +62,7 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   app.get<{ Querystring: { query?: string; limit: number } }>(
     '/api/v1/backscatter',
     {
+      preHandler: checkPageNumbers,
       schema: {
         summary: 'Bounces grouped by the server that really sent the bounced mail, and by the forged sender',
         tags: ['analysis'],

@@ -4,13 +4,13 @@ import { AppError } from '../../errors.js'
 import type { Selection } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { listItemJson } from '../message-json.js'
-import { errorSchema, idsBody, messagesSummarySchema, okText } from '../schemas.js'
+import { checkPageNumbers, errorSchema, idsBody, messagesSummarySchema, okText, pageLimitSchema, pageStartSchema } from '../schemas.js'
 
 const pageQuery = {
   type: 'object',
   properties: {
-    start: { type: 'integer', minimum: 0, default: 0 },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+    start: pageStartSchema,
+    limit: pageLimitSchema,
   },
 } as const
 
@@ -19,8 +19,8 @@ const searchQuery = {
   required: ['query'],
   properties: {
     query: { type: 'string', maxLength: 4096 },
-    start: { type: 'integer', minimum: 0, default: 0 },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+    start: pageStartSchema,
+    limit: pageLimitSchema,
     tz: { type: 'string', maxLength: 64 },
   },
 } as const
@@ -45,6 +45,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   app.get<{ Querystring: { start: number; limit: number } }>(
     '/api/v1/messages',
     {
+      preHandler: checkPageNumbers,
       schema: {
         summary: 'List messages, newest first',
         tags: ['messages'],
@@ -102,6 +103,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   app.get<{ Querystring: { query: string; start: number; limit: number } }>(
     '/api/v1/search',
     {
+      preHandler: checkPageNumbers,
       schema: {
         summary: 'Search messages (Mailpit syntax plus envelope and analysis terms)',
         tags: ['messages'],
