@@ -31,6 +31,8 @@ export interface Config {
   routesFile: string
   listenerTag: string
   logLevel: LogLevel
+  /** Host header names (lowercase, no port) accepted besides loopback ones when HTTP auth is off. */
+  httpAllowedHosts: readonly string[]
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
@@ -134,5 +136,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     routesFile: get('routes'),
     listenerTag: get('listener-tag'),
     logLevel,
+    httpAllowedHosts: get('http-allowed-hosts')
+      .split(',')
+      .map((h) => h.trim().toLowerCase().replace(/^\[|\]$/g, ''))
+      .filter((h) => h !== ''),
   })
 }

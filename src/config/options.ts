@@ -37,6 +37,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt('routes', 'file', '', 'smarttable-style rules that tag messages by sender, recipient, client IP or HELO'),
   opt('listener-tag', 'tag', '', 'tag added to every message captured by this instance'),
   opt('log-level', 'level', 'info', 'debug, info, warn, error or silent'),
+  opt('http-allowed-hosts', 'name,...', '', 'Host names the UI and API answer besides loopback names (DNS-rebinding guard; not checked with --http-auth/--http-token)'),
 ]
 
 export function helpText(): string {
