@@ -126,6 +126,9 @@ export function foreignRequestReason(req: { method: string; path: string; header
   // A page on another site, or a sample's HTML (its sandboxed frame has an opaque origin, so
   // everything it loads is cross-site): no API answer, no search, no lookup, no read flag.
   if (site !== undefined && !OWN_SITES.has(site)) return `a request from a ${site} page is refused`
+  // Browsers send no Fetch Metadata to plain-http origins other than loopback (a LAN address):
+  // there an <img> or stylesheet load still says what it wants in Accept, which no API client does.
+  if (!PART_PATH.test(req.path) && /^\s*(image\/|text\/css)/i.test(header('accept') ?? '')) return 'the API does not answer image or style loads'
   if (dest === undefined || dest === 'empty' || dest === 'document') return null
   if (dest === 'websocket' && req.path.startsWith('/api/')) return null
   if (dest === 'iframe' && VIEW_HTML_PATH.test(req.path)) return null

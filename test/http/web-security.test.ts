@@ -147,6 +147,9 @@ describe('web security', () => {
       { 'sec-fetch-dest': 'image', 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-dest': 'document', 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }, // a link in a sample
       { 'sec-fetch-dest': 'empty', 'sec-fetch-site': 'cross-site' },
+      // What Chromium sends for an <img> and a stylesheet to an origin that gets no Fetch Metadata.
+      { accept: 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8' },
+      { accept: 'text/css,*/*;q=0.1' },
     ]
     for (const headers of subresource) {
       for (const path of [lint, `/api/v1/message/${id}`, '/api/v1/search?query=unread', `/view/${id}.html`]) {
