@@ -214,6 +214,19 @@ describe('web security', () => {
     expect((await send(port, `/view/${html}.html`)).status).toBe(200)
   })
 
+  it('caps the bytes of inlined images when a sample refers to one large part many times', async () => {
+    app = await startTestApp()
+    const image = Buffer.alloc(200 * 1024, 7) // 200 KiB; 1 000 references would be 270 MB of base64
+    const id = await sendMail(relatedMessage({ subject: 'many refs', cid: 'big@example.test', image, html: '<img src="cid:big@example.test">'.repeat(1000) }))
+    const view = await send(app.httpPort, `/view/${id}.html`)
+    expect(view.status).toBe(200)
+    const inlined = view.body.split('src="data:image/gif;base64,').length - 1
+    const left = view.body.split('src="cid:big@example.test"').length - 1
+    expect(inlined).toBeGreaterThan(0)
+    expect(inlined + left).toBe(1000)
+    expect(view.body.length).toBeLessThan(40 * 1024 * 1024)
+  })
+
   it('tells browsers not to frame the UI or the API', async () => {
     app = await startTestApp()
     const port = app.httpPort
