@@ -107,7 +107,8 @@ const PART_PATH = /^\/api\/v1\/message\/[^/]+\/part\/[^/]+$/
 const VIEW_HTML_PATH = /^\/view\/[^/]+\.html$/
 
 /**
- * Why a browser request to `path` must be refused, or null. Sec-Fetch-* (Fetch Metadata) is sent
+ * Why a browser request to `path` (a route pattern such as /api/v1/message/:ID) must be refused,
+ * or null. Sec-Fetch-* (Fetch Metadata) is sent
  * by current browsers to loopback and HTTPS origins; a client that sends none is not a browser page.
  */
 export function foreignRequestReason(req: { method: string; path: string; headers: Record<string, string | string[] | undefined> }): string | null {
@@ -162,7 +163,9 @@ export function registerSecurity(app: FastifyInstance, config: Config): void {
         `Host "${req.headers.host}" is not allowed: without --http-auth or --http-token holdmail answers only loopback names; add this name with --http-allowed-hosts`,
       )
     }
-    const reason = foreignRequestReason({ method: req.method, path: req.url.split('?')[0]!, headers: req.headers })
+    // The matched route's pattern, not the request's path: the router decodes "/%61pi/..." to /api/.
+    const path = req.routeOptions.url ?? req.url.split('?')[0]!
+    const reason = foreignRequestReason({ method: req.method, path, headers: req.headers })
     if (reason) return refuse(reply, 403, 'FORBIDDEN_ORIGIN', reason)
     return undefined
   })

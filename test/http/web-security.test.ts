@@ -152,7 +152,8 @@ describe('web security', () => {
       { accept: 'text/css,*/*;q=0.1' },
     ]
     for (const headers of subresource) {
-      for (const path of [lint, `/api/v1/message/${id}`, '/api/v1/search?query=unread', `/view/${id}.html`]) {
+      // (/%61pi/ is /api/ to the router.)
+      for (const path of [lint, `/%61pi/v1/spf-lint?target=encoded.attacker.test`, `/api/v1/message/${id}`, '/api/v1/search?query=unread', `/view/${id}.html`]) {
         if (path.startsWith('/view/') && headers['sec-fetch-dest'] === 'iframe' && headers['sec-fetch-site'] === 'same-origin') continue // the UI's own frame
         const a = await send(port, path, { headers })
         expect(a.status, `${path} ${JSON.stringify(headers)}`).toBe(403)
