@@ -108,8 +108,8 @@ const VIEW_HTML_PATH = /^\/view\/[^/]+\.html$/
 
 /**
  * Why a browser request to `path` (a route pattern such as /api/v1/message/:ID) must be refused,
- * or null. Sec-Fetch-* (Fetch Metadata) is sent
- * by current browsers to loopback and HTTPS origins; a client that sends none is not a browser page.
+ * or null. Sec-Fetch-* (Fetch Metadata) is sent by current browsers to loopback and HTTPS origins;
+ * a client that sends none is not a browser page (or is one on a plain-http LAN address).
  */
 export function foreignRequestReason(req: { method: string; path: string; headers: Record<string, string | string[] | undefined> }): string | null {
   const header = (name: string): string | undefined => {
