@@ -118,9 +118,12 @@ export function foreignRequestReason(req: { method: string; path: string; header
   }
   const site = header('sec-fetch-site')
   const dest = header('sec-fetch-dest')
-  if (STATE_CHANGING.has(req.method)) {
+  // A WebSocket handshake is a GET that the same-origin policy does not protect (RFC 6455 §10.2:
+  // the server checks Origin), so it gets the state-changing checks.
+  const upgrade = header('upgrade')?.toLowerCase() === 'websocket'
+  if (STATE_CHANGING.has(req.method) || upgrade) {
     const origin = header('origin')
-    if (origin !== undefined && !sameOrigin(origin, header('host'))) return `a ${req.method} from origin ${origin} is refused (cross-site request)`
+    if (origin !== undefined && !sameOrigin(origin, header('host'))) return `a ${upgrade ? 'WebSocket' : req.method} from origin ${origin} is refused (cross-site request)`
     if (site !== undefined && !OWN_SITES.has(site)) return `a ${req.method} from a ${site} page is refused`
   }
   if (!guarded(req.path)) return null

@@ -117,6 +117,12 @@ describe('web security', () => {
       const put = await send(port, '/api/v1/messages', { method: 'PUT', headers: { ...json, ...headers }, body: JSON.stringify({ IDs: [id], Read: true }) })
       expect(put.status).toBe(403)
     }
+    // A WebSocket handshake from another origin (what a live-event socket would get).
+    const ws = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' }
+    const hijack = await send(port, '/api/v1/events', { headers: { ...ws, origin: 'http://attacker.test' } })
+    expect(hijack.status).toBe(403)
+    expect(errorCode(hijack)).toBe('FORBIDDEN_ORIGIN')
+
     const list = await app.api<{ total: number; messages: { Read: boolean }[] }>('/api/v1/messages')
     expect(list.body.total).toBe(1)
     expect(list.body.messages[0]!.Read).toBe(false)
