@@ -293,7 +293,7 @@ describe('HTTP deadlines', () => {
       expect(headers).toEqual(['client sent part of the request', 'server ended the connection: HTTP/1.1 408 Request Timeout'])
     } finally {
       await http.close()
-      store.close()
+      await store.close()
     }
   })
 })
