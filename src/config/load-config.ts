@@ -136,9 +136,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     routesFile: get('routes'),
     listenerTag: get('listener-tag'),
     logLevel,
+    // Names as Host carries them, compared without the port: "[::1]:8025" and "mail.test:8025" work too.
     httpAllowedHosts: get('http-allowed-hosts')
       .split(',')
-      .map((h) => h.trim().toLowerCase().replace(/^\[|\]$/g, ''))
+      .map((h) => h.trim().toLowerCase())
+      .map((h) => (h.startsWith('[') ? h.slice(1, h.indexOf(']')) : isIP(h) === 6 ? h : h.replace(/:\d+$/, '')))
       .filter((h) => h !== ''),
   })
 }

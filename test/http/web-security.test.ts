@@ -86,6 +86,16 @@ describe('web security', () => {
     expect((await send(p2, '/api/v1/info', { headers: { host: 'anything.example.test', authorization: 'Bearer s3cret' } })).status).toBe(200)
   })
 
+  it('reads --http-allowed-hosts as names without ports', () => {
+    expect(loadConfig(['--http-allowed-hosts', ' Mail.Test:8025, [2001:db8::1]:80,2001:db8::2 ,,plain.test'], {}).httpAllowedHosts).toEqual([
+      'mail.test',
+      '2001:db8::1',
+      '2001:db8::2',
+      'plain.test',
+    ])
+    expect(loadConfig([], { HOLDMAIL_HTTP_ALLOWED_HOSTS: 'env.test' }).httpAllowedHosts).toEqual(['env.test'])
+  })
+
   it('accepts the --http address when it is not a wildcard', () => {
     const config = (http: string) => loadConfig(['--http', http], {})
     expect(hostAllowed(config('192.0.2.10:8025'), '192.0.2.10:8025')).toBe(true)
