@@ -177,6 +177,8 @@ export function registerSecurity(app: FastifyInstance, config: Config): void {
   // HTML sets its own frame-ancestors 'self' (the UI frames it) and is left as it is.
   app.addHook('onSend', async (_req, reply, payload) => {
     if (!reply.hasHeader('x-frame-options')) reply.header('X-Frame-Options', 'DENY')
+    // A JSON answer quoting a sample (a subject with markup) is never to be sniffed as HTML.
+    if (!reply.hasHeader('x-content-type-options')) reply.header('X-Content-Type-Options', 'nosniff')
     const csp = reply.getHeader('content-security-policy')
     if (csp === undefined) reply.header('Content-Security-Policy', "frame-ancestors 'none'")
     else if (typeof csp === 'string' && !/(^|;)\s*frame-ancestors\b/.test(csp)) reply.header('Content-Security-Policy', `${csp}; frame-ancestors 'none'`)

@@ -252,6 +252,7 @@ describe('web security', () => {
       const a = await send(port, path)
       expect(a.headers['x-frame-options'], path).toBe('DENY')
       expect(String(a.headers['content-security-policy']), path).toContain("frame-ancestors 'none'")
+      expect(a.headers['x-content-type-options'], path).toBe('nosniff')
     }
     const view = await send(port, `/view/${id}.html`)
     expect(view.headers['x-frame-options']).toBe('SAMEORIGIN') // the UI frames it
