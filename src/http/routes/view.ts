@@ -80,7 +80,7 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         .header('X-Content-Type-Options', 'nosniff')
         .header('Referrer-Policy', 'no-referrer')
         .header('X-Frame-Options', 'SAMEORIGIN')
-        // A <link rel=dns-prefetch> is not covered by CSP; Chromium honours this switch.
+        // Asks the browser not to prefetch DNS for the sample's links and hints (CSP does not govern it).
         .header('X-DNS-Prefetch-Control', 'off')
         .header('Cache-Control', 'no-store')
         .type('text/html; charset=utf-8')
