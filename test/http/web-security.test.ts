@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import { pino } from 'pino'
 import { loadConfig } from '../../src/config/index.js'
 import { buildHttpApp, createEventHub } from '../../src/http/index.js'
-import { hostAllowed } from '../../src/http/security.js'
+import { DEFAULT_HTTP_LIMITS, hostAllowed } from '../../src/http/security.js'
 import { createMessageStore } from '../../src/store/index.js'
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js'
 import { dotStuff, queuedId, rawSend, startTestApp, type TestApp } from '../helpers/test-app.js'
@@ -272,6 +272,17 @@ describe('web security', () => {
 })
 
 describe('HTTP deadlines', () => {
+  it('runs the real server with the default deadlines (the keep-alive one shows in every answer)', async () => {
+    const app = await startTestApp()
+    try {
+      const a = await send(app.httpPort, '/api/v1/info', { headers: { connection: 'keep-alive' } })
+      expect(a.headers['keep-alive']).toBe(`timeout=${DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000}`)
+    } finally {
+      await app.stop()
+    }
+  })
+
+
   // The real app factory with short limits (the defaults are tens of seconds), on a real socket.
   it('cuts off a request whose body never finishes, and one whose headers never finish', async () => {
     const config = loadConfig(['--db', ':memory:', '--log-level', 'silent'], {})
