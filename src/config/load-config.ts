@@ -37,6 +37,8 @@ export interface Config {
   idleTimeoutMs: number // 0: no deadline
   maxDataMemoryBytes: number // 0: no budget
   enableChaos: boolean
+  /** Host header names (lowercase, no port) accepted besides loopback ones when HTTP auth is off. */
+  httpAllowedHosts: readonly string[]
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
@@ -152,5 +154,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     idleTimeoutMs: parseDuration('idle-timeout', get('idle-timeout')),
     maxDataMemoryBytes,
     enableChaos: boolSwitch('enable-chaos'),
+    // Names as Host carries them, compared without the port: "[::1]:8025" and "mail.test:8025" work too.
+    httpAllowedHosts: get('http-allowed-hosts')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .map((h) => (h.startsWith('[') ? h.slice(1, h.indexOf(']')) : isIP(h) === 6 ? h : h.replace(/:\d+$/, '')))
+      .filter((h) => h !== ''),
   })
 }

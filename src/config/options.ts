@@ -43,6 +43,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt('idle-timeout', 'duration', '5m', 'each SMTP command must arrive within this after the previous reply (0 = none)'),
   opt('max-data-memory', 'bytes', String(256 * 1024 * 1024), 'DATA bytes held in memory by all sessions; past it 452 4.3.1 (suffixes k, m, g allowed)'),
   opt('enable-chaos', null, 'false', "allow Mailpit's chaos triggers (PUT /api/v1/chaos): SMTP errors at a chosen probability"),
+  opt('http-allowed-hosts', 'name,...', '', 'Host names the UI and API answer besides loopback names (DNS-rebinding guard; not checked with --http-auth/--http-token)'),
 ]
 
 export function helpText(): string {

@@ -13,6 +13,7 @@ import { messageRoutes } from './routes/message.js'
 import { messagesRoutes } from './routes/messages.js'
 import { tagsRoutes } from './routes/tags.js'
 import { viewRoutes } from './routes/view.js'
+import { DEFAULT_HTTP_LIMITS, registerSecurity, serverOptions, type HttpLimits } from './security.js'
 
 const STATUS: Record<string, number> = {
   NOT_FOUND: 404,
@@ -32,11 +33,12 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 /** A Fastify instance with every route registered, not yet listening (tests use inject or a real port). */
-export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Promise<FastifyInstance> {
   const app = Fastify({
     // Request lines are info-level noise here; errors still reach the log.
     loggerInstance: deps.logger.child({ mod: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
+    ...serverOptions(limits),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true } },
   })
 
@@ -69,6 +71,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     }
     return reply.status(status).send({ error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message } })
   })
+
+  // Before authentication: a rebinding page or a foreign site gets 403 whatever it sends.
+  registerSecurity(app, deps.config)
 
   const { httpAuth, httpToken } = deps.config
   if (httpAuth || httpToken) {

@@ -6,16 +6,18 @@ import type { StoredMessage } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { envelopeJson, listItemJson } from '../message-json.js'
 import { errorSchema, idParams, messageSchema } from '../schemas.js'
+import { isOwnRequest } from '../security.js'
 
 // Go's textproto canonical form, which Mailpit's header map uses: "message-id" → "Message-Id".
 const canonicalHeader = (name: string): string =>
   name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
 
-// Anything served from a sample is hostile: no sniffing, no scripts, no plugins, own origin sandbox.
+// Anything served from a sample is hostile: no sniffing, no scripts, no plugins, no loads, an opaque
+// origin (sandbox), not frameable, and not loadable by another origin's page (CORP).
 export function hostileHeaders(reply: FastifyReply): FastifyReply {
   return reply
     .header('X-Content-Type-Options', 'nosniff')
-    .header('Content-Security-Policy', "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox")
+    .header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'")
     .header('Cross-Origin-Resource-Policy', 'same-origin')
 }
 
@@ -42,7 +44,10 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
     async (req) => {
       const m = await resolveMessage(deps, req.params.ID)
       const detail = await deps.parser.detail(m.id)
-      if (!m.read) {
+      // Reading marks read for API clients (mailpit-api relies on it) and the UI's fetch, never for
+      // a browser load of another kind (an <img> or frame in a sample; security.ts refuses those too).
+      const markRead = !m.read && isOwnRequest(req.headers)
+      if (markRead) {
         await store.setRead({ ids: [m.id] }, true)
         deps.events.emit({ type: 'update' })
       }
@@ -52,7 +57,7 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       const item = listItemJson({ ...m, summary })
       return {
         ...item,
-        Read: true,
+        Read: m.read || markRead,
         ReturnPath: summary.returnPath,
         ListUnsubscribe: detail.listUnsubscribe,
         Date: new Date(summary.date ?? m.envelope.receivedAt).toISOString(),

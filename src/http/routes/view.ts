@@ -1,19 +1,62 @@
 import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
 import type { FastifyInstance } from 'fastify'
-import type { HttpDeps } from '../deps.js'
+import type { HttpDeps, ParsedMessage } from '../deps.js'
 import { errorSchema, idParams } from '../schemas.js'
 import { resolveMessage } from './message.js'
 
 // The sample's HTML, on its own endpoint, for a sandboxed iframe. The CSP allows no scripts, no
 // forms, no frames, and no remote loads unless ?remote=1 (the user clicked "load remote content").
-// cid: references are rewritten to this message's part URLs so inline images still show.
+// The frame has an opaque origin, so anything it fetched from holdmail would be a cross-site
+// request (refused by security.ts, and blocked by the parts' Cross-Origin-Resource-Policy). So
+// cid: references to this message's image parts are inlined as data: URIs, and the CSP allows
+// data: images and nothing else from holdmail: a sample cannot make the view call the API.
 
 const CSP_LOCAL =
-  "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src data:; media-src 'none'; " +
+  "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; media-src 'none'; " +
   "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; sandbox allow-popups allow-popups-to-escape-sandbox"
 const CSP_REMOTE =
   "default-src 'none'; img-src * data:; style-src * 'unsafe-inline'; font-src * data:; media-src *; " +
   "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; sandbox allow-popups allow-popups-to-escape-sandbox"
+
+// Inlined images cost 4/3 of their size each time they are referenced; a sample referring to one
+// large part thousands of times must not make a gigabyte page. Past this many bytes of data: URIs
+// the remaining references stay cid: (not loaded).
+const MAX_INLINE_DATA_BYTES = 32 * 1024 * 1024
+// Types an <img> may show; the data: URI carries the type, so anything else is left out.
+const INLINE_IMAGE_TYPE = /^image\/(png|jpe?g|gif|webp|bmp|avif|x-icon|vnd\.microsoft\.icon|svg\+xml)$/i
+
+type Detail = ParsedMessage
+
+/** The cid a reference names (RFC 2392 §2: URL-encoded), or null when it does not decode. */
+function decodeCid(encoded: string): string | null {
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return null // "%E0%A4%A" and the like: no part can have that id
+  }
+}
+
+/** The HTML with cid: references to this message's image parts replaced by data: URIs. */
+export function inlineCidImages(detail: Detail): string {
+  const byCid = new Map<string, string>()
+  for (const p of detail.inline.concat(detail.attachments)) if (p.ContentID && !byCid.has(p.ContentID)) byCid.set(p.ContentID, p.PartID)
+  const uris = new Map<string, string>()
+  let budget = MAX_INLINE_DATA_BYTES
+  return detail.html.replace(/\bcid:([^"'\s)>]+)/gi, (whole, encoded: string) => {
+    const cid = decodeCid(encoded)
+    const partId = cid === null ? undefined : byCid.get(cid)
+    const part = partId === undefined ? undefined : detail.parts.get(partId)
+    if (!part || !INLINE_IMAGE_TYPE.test(part.contentType)) return whole
+    let uri = uris.get(partId!)
+    if (uri === undefined) {
+      uri = `data:${part.contentType.toLowerCase()};base64,${part.content.toString('base64')}`
+      uris.set(partId!, uri)
+    }
+    if (uri.length > budget) return whole
+    budget -= uri.length
+    return uri
+  })
+}
 
 export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   app.get<{ Params: { ID: string }; Querystring: { remote?: string } }>(
@@ -29,17 +72,16 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     async (req, reply) => {
       const m = await resolveMessage(deps, req.params.ID)
       const detail = await deps.parser.detail(m.id)
-      const byCid = new Map(detail.inline.concat(detail.attachments).filter((p) => p.ContentID).map((p) => [p.ContentID, p.PartID]))
-      const html = detail.html.replace(/\bcid:([^"'\s)>]+)/gi, (whole, cid: string) => {
-        const part = byCid.get(decodeURIComponent(cid))
-        return part ? `/api/v1/message/${m.id}/part/${part}` : whole
-      })
+      const html = inlineCidImages(detail)
       const remote = req.query.remote === '1'
       return reply
         .header('Content-Security-Policy', remote ? CSP_REMOTE : CSP_LOCAL)
         .header('X-Content-Type-Options', 'nosniff')
         .header('Referrer-Policy', 'no-referrer')
         .header('X-Frame-Options', 'SAMEORIGIN')
+        // Asks the browser not to prefetch DNS for the sample's links and hints (CSP does not govern it).
+        .header('X-DNS-Prefetch-Control', 'off')
+        .header('Cache-Control', 'no-store')
         .type('text/html; charset=utf-8')
         .send(html)
     },
