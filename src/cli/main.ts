@@ -6,6 +6,8 @@ import { createDnsResolver, lintSpf } from '../mail/analysis/index.js'
 import { AppError } from '../errors.js'
 import { terminalDestination } from './log-destination.js'
 import { EX_TEMPFAIL, EX_USAGE, runSendmail } from './sendmail.js'
+import { runImport } from './import.js'
+import { runExport } from './export.js'
 import { startHoldmail } from './start-holdmail.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
@@ -81,6 +83,8 @@ async function main(): Promise<void> {
   if (command === 'serve') return serve(rest)
   if (command === 'spf-lint') return spfLint(rest)
   if (command === 'sendmail') return sendmail(rest)
+  if (command === 'import') return void (process.exitCode = await runImport(rest, process.env, process))
+  if (command === 'export') return void (process.exitCode = await runExport(rest, process.env, process))
   if (command.startsWith('--')) return serve([command, ...rest])
   throw new AppError('BAD_CONFIG', `unknown command "${command}" (see --help)`)
 }
