@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MboxSplitter } from '../../src/mail/mailbox-reader.js'
+import { MboxSplitter, type SourceMessage, type SourceProblem } from '../../src/mail/mailbox-reader.js'
 import { archivedEnvelope } from '../../src/cli/import.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
 
@@ -79,7 +79,7 @@ describe('holdmail import', () => {
 
   it('reads mbox entries as the bytes before quoting and without the separator line', () => {
     const s = new MboxSplitter('x', 1 << 20)
-    const out: unknown[] = []
+    const out: (SourceMessage | SourceProblem)[] = []
     const text = 'From a@x Thu Nov 26 10:00:00 2026\nSubject: a\n\n>From one\n>>From two\nFrom three\n\nFrom b@x Thu Nov 26 10:00:00 2026\nSubject: b\n\nlast'
     // fed byte by byte: line and message boundaries may fall anywhere in a chunk
     for (const byte of Buffer.from(text)) s.push(Buffer.from([byte]), out)
