@@ -6,8 +6,8 @@ import { createDnsResolver, lintSpf } from '../mail/analysis/index.js'
 import { AppError } from '../errors.js'
 import { terminalDestination } from './log-destination.js'
 import { EX_TEMPFAIL, EX_USAGE, runSendmail } from './sendmail.js'
-import { runImport } from './import.js'
-import { runExport } from './export.js'
+import { IMPORT_USAGE, runImport } from './import.js'
+import { EXPORT_USAGE, runExport } from './export.js'
 import { startHoldmail } from './start-holdmail.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
@@ -76,6 +76,10 @@ async function sendmail(args: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command = 'serve', ...rest] = process.argv.slice(2)
+  if ((command === 'import' || command === 'export') && rest.includes('--help')) {
+    process.stdout.write((command === 'import' ? IMPORT_USAGE : EXPORT_USAGE) + '\n')
+    return
+  }
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
     process.stdout.write(helpText() + '\n')
     return
