@@ -64,7 +64,9 @@ export async function findSources(paths: readonly string[]): Promise<FoundSource
   async function file(path: string, inFolder: boolean): Promise<void> {
     const st = await stat(path)
     if (st.size === 0) {
-      found.problems.push({ origin: path, error: 'empty file' })
+      // Named on the command line, an empty file is a mistake; inside a folder it is just not mail.
+      if (inFolder) found.ignored.push(path)
+      else found.problems.push({ origin: path, error: 'empty file' })
       return
     }
     if (await startsWithFrom(path)) found.sources.push({ kind: 'mbox', path, bytes: st.size })
