@@ -87,7 +87,8 @@ export async function findSources(paths: readonly string[]): Promise<FoundSource
         if (name.startsWith('.')) continue
         const path = join(dir, sub, name)
         const st = await stat(path)
-        if (st.isFile()) found.sources.push({ kind: 'maildir', path, bytes: st.size })
+        if (st.isFile() && st.size > 0) found.sources.push({ kind: 'maildir', path, bytes: st.size })
+        else found.ignored.push(path)
       }
     }
   }
