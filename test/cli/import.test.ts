@@ -70,6 +70,7 @@ describe('holdmail import', () => {
     writeFileSync(join(archive, 'eml', 'odd.eml'), expect_('eml odd', Buffer.concat([msg('eml odd', '', 'bin \x00 caf\xe9 \r bare CR'), Buffer.from([0xff])]), '', []))
     writeFileSync(join(archive, 'eml', 'nested', 'b.EML'), expect_('eml nested', msg('eml nested'), '', []))
     writeFileSync(join(archive, 'eml', 'README.txt'), 'not mail\n')
+    writeFileSync(join(archive, 'eml', 'empty.eml'), '')
   })
 
   afterAll(async () => {
@@ -114,7 +115,7 @@ describe('holdmail import', () => {
     expect(r.stderr).not.toContain('holdmail import: /') // no problem lines
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain(`${expected.size} messages`)
-    expect(r.stdout).toContain('1 other files left alone')
+    expect(r.stdout).toContain('2 other files left alone') // README.txt and the empty .eml
     expect(r.stderr).not.toMatch(/\r|\x1b/) // piped: plain lines only
 
     // The server's indexer finds rows written by another process by polling.
