@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { inflateRawSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dotStuff, queuedId, rawSend, startTestApp, type TestApp } from '../helpers/test-app.js'
 
@@ -26,6 +27,27 @@ const SAMPLES: { from: string; subject: string; body: string }[] = [
   { from: 'bulk@shady.example', subject: 'third', body: 'caf\xe9 8-bit\r\n' },
   { from: 'other@legit.example', subject: 'not matched', body: 'hello\r\n' },
 ]
+
+/** The files of a zip, read through its central directory (APPNOTE 4.3.12), as unzip does. */
+function unzip(zip: Buffer): Map<string, Buffer> {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
+  const count = zip.readUInt16LE(eocd + 10)
+  let at = zip.readUInt32LE(eocd + 16)
+  const files = new Map<string, Buffer>()
+  for (let i = 0; i < count; i++) {
+    const method = zip.readUInt16LE(at + 10)
+    const size = zip.readUInt32LE(at + 20)
+    const nameLength = zip.readUInt16LE(at + 28)
+    const skip = nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32)
+    const local = zip.readUInt32LE(at + 42)
+    const name = zip.toString('utf8', at + 46, at + 46 + nameLength)
+    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28)
+    const data = zip.subarray(start, start + size)
+    files.set(name, method === 8 ? inflateRawSync(data) : data)
+    at += 46 + skip
+  }
+  return files
+}
 
 describe('holdmail export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'holdmail-export-'))
@@ -104,7 +126,13 @@ describe('holdmail export', () => {
     const cut = (zip: Buffer): number => zip.indexOf('manifest.json') - 30
     expect(cut(cli)).toBeGreaterThan(0)
     expect(cli.subarray(0, cut(cli)).equals(web.subarray(0, cut(web)))).toBe(true)
-    for (const [id, raw] of sent) expect(cli.includes(raw), id).toBe(shady.has(id))
+    const files = unzip(cli)
+    expect([...files.keys()].sort()).toEqual([...[...shady].map((id) => `${id}.eml`), 'manifest.json'].sort())
+    for (const id of shady) expect(files.get(`${id}.eml`)!.equals(sent.get(id)!), id).toBe(true)
+    const manifest = JSON.parse(files.get('manifest.json')!.toString()) as { ID: string; Envelope: { MailFrom: string } }[]
+    const webManifest = JSON.parse(unzip(web).get('manifest.json')!.toString()) as unknown
+    expect(manifest).toEqual(webManifest) // the same entries, whoever wrote them
+    expect(manifest.map((m) => m.Envelope.MailFrom)).toEqual(['bulk@shady.example', 'bulk@shady.example'])
   })
 
   it('rejects a bad search and a missing database with a clear message', async () => {
