@@ -21,7 +21,8 @@ import { bySubject, freePort, sample, waitForMessages, type Listed } from './rel
 // configuration with -C, in the foreground (-bdf), as root.
 
 const ROOT = process.env.HOLDMAIL_EXIM_ROOT ?? '/tmp/holdmail-exim'
-const EXIM = join(ROOT, 'usr/sbin/exim4')
+// The unpacked copy, else an Exim installed as the machine's MTA (Debian's path).
+const EXIM = existsSync(join(ROOT, 'usr/sbin/exim4')) ? join(ROOT, 'usr/sbin/exim4') : '/usr/sbin/exim4'
 const LIBS = join(ROOT, 'usr/lib/x86_64-linux-gnu') // libidn12, unpacked beside it (Postfix does not pull it in)
 const hasUser = ((): boolean => {
   try {
@@ -32,7 +33,7 @@ const hasUser = ((): boolean => {
   }
 })()
 const canRun = existsSync(EXIM) && hasUser && process.getuid?.() === 0
-if (!canRun) console.warn(`exim-relay: skipped, needs ${EXIM}, the Debian-exim user and root (.ci/run unpacks Debian's exim4-daemon-light)`)
+if (!canRun) console.warn(`exim-relay: skipped, needs ${join(ROOT, 'usr/sbin/exim4')} or /usr/sbin/exim4, the Debian-exim user and root (.ci/run unpacks Debian's exim4-daemon-light)`)
 
 const CLIENT_IP = '127.0.0.2'
 const CLIENT_HELO = 'dyn-198-51-100-7.isp.example'
