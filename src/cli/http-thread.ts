@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { pino } from 'pino'
 import type { Config } from '../config/index.js'
-import { buildHttpApp, createEventHub, listItemJson } from '../http/index.js'
+import { buildHttpApp, createEventHub, listItemJson, type HttpLimits } from '../http/index.js'
 import { createPortWriter, createReader, openDatabase, type StoredMessage } from '../store/index.js'
 import { onCloseRequest, portClient, serveRequests } from '../threads/index.js'
 import { terminalDestination } from './log-destination.js'
@@ -24,6 +24,7 @@ export interface HttpThreadData {
   prettyLogs: boolean
   readPoolSize: number
   budgets?: Partial<typeof READ_BUDGET_MS>
+  httpLimits?: HttpLimits
 }
 
 /** From the SMTP thread: mail stored, indexed or pruned. */
@@ -71,7 +72,7 @@ const ready = buildHttpApp({
   stats: () => ({ smtpAccepted: counters[0]!, smtpAcceptedBytes: counters[1]!, smtpRejected: counters[2]! }),
   webRoot: data.webRoot,
   settle: () => owner.request<void>({ op: 'settle' }),
-})
+}, data.httpLimits)
 
 serveRequests(async (body) => {
   const req = body as { op: 'listen' }

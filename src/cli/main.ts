@@ -6,6 +6,8 @@ import { createDnsResolver, lintSpf } from '../mail/analysis/index.js'
 import { AppError } from '../errors.js'
 import { terminalDestination } from './log-destination.js'
 import { EX_TEMPFAIL, EX_USAGE, runSendmail } from './sendmail.js'
+import { IMPORT_USAGE, runImport } from './import.js'
+import { EXPORT_USAGE, runExport } from './export.js'
 import { startHoldmail } from './start-holdmail.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
@@ -74,6 +76,10 @@ async function sendmail(args: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command = 'serve', ...rest] = process.argv.slice(2)
+  if ((command === 'import' || command === 'export') && rest.includes('--help')) {
+    process.stdout.write((command === 'import' ? IMPORT_USAGE : EXPORT_USAGE) + '\n')
+    return
+  }
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
     process.stdout.write(helpText() + '\n')
     return
@@ -81,6 +87,8 @@ async function main(): Promise<void> {
   if (command === 'serve') return serve(rest)
   if (command === 'spf-lint') return spfLint(rest)
   if (command === 'sendmail') return sendmail(rest)
+  if (command === 'import') return void (process.exitCode = await runImport(rest, process.env, process))
+  if (command === 'export') return void (process.exitCode = await runExport(rest, process.env, process))
   if (command.startsWith('--')) return serve([command, ...rest])
   throw new AppError('BAD_CONFIG', `unknown command "${command}" (see --help)`)
 }

@@ -52,6 +52,8 @@ export interface StartOptions {
   settleMaxWaitMs?: number
   /** Time budgets of the reader pool (tests shorten them). */
   readBudgets?: HttpThreadData['budgets']
+  /** HTTP deadlines (tests shorten them). */
+  httpLimits?: HttpThreadData['httpLimits']
   /** Whether the HTTP thread's log lines are for a terminal. */
   prettyLogs?: boolean
 }
@@ -169,6 +171,7 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
         prettyLogs: opts.prettyLogs === true,
         readPoolSize: READ_POOL_SIZE,
         ...(opts.readBudgets ? { budgets: opts.readBudgets } : {}),
+        ...(opts.httpLimits ? { httpLimits: opts.httpLimits } : {}),
       } satisfies HttpThreadData,
       transferList: [writerPort],
       onEvent: (body) => {

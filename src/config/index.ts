@@ -3,4 +3,4 @@
 export { loadConfig, parseDuration, type Config, type ListenAddress, type LogLevel } from './load-config.js'
 export { OPTIONS, helpText, type OptionSpec } from './options.js'
 export { parseCidr, parseCidrList, cidrContains, inAnyCidr, ipToBigInt, normalizeIp, type Cidr } from './cidr.js'
-export { parseRoutes, tagsForRoutes, type RouteRule, type RouteSubject } from './route-table.js'
+export { loadRoutesFile, parseRoutes, tagsForRoutes, type RouteRule, type RouteSubject } from './route-table.js'

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { AppError } from '../errors.js'
 import { inAnyCidr, parseCidr, type Cidr } from './cidr.js'
 
@@ -7,7 +8,10 @@ import { inAnyCidr, parseCidr, type Cidr } from './cidr.js'
 //   rcpt:@trap.example       trap             recipient address or domain, same forms
 //   ip:203.0.113.0/24        botnet           client IP or CIDR (the original client's)
 //   helo:*.dynamic.example   dynamic-helo     HELO name, * as a wildcard
-// Rules only add tags; holdmail has nothing to route mail to.
+// Rules only add tags; holdmail has nothing to route mail to. The format is documented for users
+// in docs/recipes.md ("The routes file").
+
+const KINDS: Record<string, RouteRule['kind']> = { from: 'from', rcpt: 'rcpt', to: 'rcpt', ip: 'ip', helo: 'helo' }
 
 export interface RouteRule {
   line: number
@@ -32,9 +36,16 @@ export function parseRoutes(text: string, source = 'routes'): RouteRule[] {
     const [match = '', ...rest] = line.split(/\s+/)
     const tags = rest.join(',').split(',').map((t) => t.trim()).filter(Boolean)
     if (tags.length === 0) throw new AppError('BAD_CONFIG', `${source}:${i + 1}: "${match}" has no tag after it`)
-    const m = /^(from|rcpt|to|ip|helo):(.+)$/i.exec(match)
-    const kind = (m ? m[1]!.toLowerCase().replace('to', 'rcpt') : 'from') as RouteRule['kind']
+    // A word before a colon is a prefix. Sender patterns never contain one (an address with a
+    // colon would need a quoted local part), so an unknown prefix is a typo, not a sender: loading
+    // it as one would silently never match.
+    const m = /^([^:@<>]*):(.*)$/.exec(match)
+    const kind = m ? KINDS[m[1]!.toLowerCase()] : 'from'
+    if (!kind) {
+      throw new AppError('BAD_CONFIG', `${source}:${i + 1}: unknown prefix "${m![1]}:" in "${match}" (use from:, rcpt:, to:, ip:, helo: or a bare sender)`)
+    }
     const pattern = (m ? m[2]! : match).toLowerCase()
+    if (!pattern) throw new AppError('BAD_CONFIG', `${source}:${i + 1}: "${match}" has nothing after the prefix`)
     let cidr: Cidr | null = null
     if (kind === 'ip') {
       cidr = parseCidr(pattern)
@@ -43,6 +54,21 @@ export function parseRoutes(text: string, source = 'routes'): RouteRule[] {
     rules.push({ line: i + 1, kind, pattern, cidr, tags })
   })
   return rules
+}
+
+/**
+ * Reads and parses the --routes file. Every error names the flag and the file (and the line, for a
+ * bad rule), since a start-up error is all the user sees: "--routes /etc/holdmail/routes: ENOENT ...".
+ */
+export function loadRoutesFile(path: string, flag = '--routes'): RouteRule[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    throw new AppError('BAD_CONFIG', `${flag} ${path}: ${e.code ? `${e.code}: ` : ''}${e.message.replace(/^\w+: /, '')}`, { cause: err })
+  }
+  return parseRoutes(text, `${flag} ${path}`)
 }
 
 function addressMatches(pattern: string, address: string): boolean {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { parseRoutes, tagsForRoutes } from '../../src/config/index.js'
+import { loadRoutesFile, parseRoutes, tagsForRoutes } from '../../src/config/index.js'
 import { queuedId, rawSend, startTestApp } from '../helpers/test-app.js'
 
 const RULES = `
@@ -40,6 +40,28 @@ describe('route table', () => {
 
   const dir = mkdtempSync(join(tmpdir(), 'holdmail-routes-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('refuses an unknown prefix, naming the file and line, instead of loading it as a sender that never matches', () => {
+    expect(() => parseRoutes('# rules\nspammer@example.com t\nbogus:thing tag\n', 'r.txt')).toThrow('r.txt:3: unknown prefix "bogus:" in "bogus:thing"')
+    expect(() => parseRoutes('rcpt: t', 'r.txt')).toThrow('r.txt:1: "rcpt:" has nothing after the prefix')
+    // the known prefixes, in any case, and IPv6 ranges with their colons
+    expect(parseRoutes('TO:@trap.example a\nFrom:x@y.example b\nip:2001:db8::/32 c\nHELO:*.x d').map((r) => [r.kind, r.pattern])).toEqual([
+      ['rcpt', '@trap.example'],
+      ['from', 'x@y.example'],
+      ['ip', '2001:db8::/32'],
+      ['helo', '*.x'],
+    ])
+  })
+
+  it('names the flag and the file when the routes file cannot be read or has a bad rule', () => {
+    const missing = join(dir, 'missing-routes')
+    expect(() => loadRoutesFile(missing)).toThrow(`--routes ${missing}: ENOENT: no such file or directory`)
+    const bad = join(dir, 'bad-routes')
+    writeFileSync(bad, '@ok.example fine\nbogus:thing tag\n')
+    expect(() => loadRoutesFile(bad)).toThrow(`--routes ${bad}:2: unknown prefix "bogus:"`)
+    writeFileSync(bad, '@ok.example fine\n')
+    expect(loadRoutesFile(bad)).toHaveLength(1)
+  })
 
   it('tags messages at ingest, with the listener tag, and picks up an edited file', async () => {
     const file = join(dir, 'routes')

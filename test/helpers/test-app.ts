@@ -26,7 +26,7 @@ export interface TestApp {
  */
 export async function startTestApp(
   flags: string[] = [],
-  extra: { analysers?: Analyser[]; settleMaxWaitMs?: number; readBudgets?: StartOptions['readBudgets'] } = {},
+  extra: { analysers?: Analyser[]; settleMaxWaitMs?: number; readBudgets?: StartOptions['readBudgets']; httpLimits?: StartOptions['httpLimits'] } = {},
 ): Promise<TestApp> {
   const hasDb = flags.some((f) => f === '--db' || f.startsWith('--db='))
   const tmp = hasDb ? null : mkdtempSync(join(tmpdir(), 'holdmail-test-'))
@@ -41,6 +41,7 @@ export async function startTestApp(
     ...(extra.analysers ? { analysers: extra.analysers } : {}),
     ...(extra.settleMaxWaitMs !== undefined ? { settleMaxWaitMs: extra.settleMaxWaitMs } : {}),
     ...(extra.readBudgets ? { readBudgets: extra.readBudgets } : {}),
+    ...(extra.httpLimits ? { httpLimits: extra.httpLimits } : {}),
   }).catch((err: unknown) => {
     if (tmp) rmSync(tmp, { recursive: true, force: true })
     throw err

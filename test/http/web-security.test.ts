@@ -285,14 +285,10 @@ describe('HTTP deadlines', () => {
 
   // The real app factory with short limits (the defaults are tens of seconds), on a real socket.
   it('cuts off a request whose body never finishes, and one whose headers never finish', async () => {
-    const config = loadConfig(['--db', ':memory:', '--log-level', 'silent'], {})
-    const store = createMessageStore(':memory:')
-    const http = await buildHttpApp(
-      { config, store, events: createEventHub(), logger: pino({ level: 'silent' }), startedAt: Date.now(), stats: { smtpAccepted: 0, smtpAcceptedBytes: 0, smtpRejected: 0 }, webRoot: '/nonexistent' },
-      { headersTimeoutMs: 300, requestTimeoutMs: 600, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 1_000, checkIntervalMs: 100 },
-    )
-    await http.listen({ host: '127.0.0.1', port: 0 })
-    const port = (http.server.address() as { port: number }).port
+    const app = await startTestApp([], {
+      httpLimits: { headersTimeoutMs: 300, requestTimeoutMs: 600, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 1_000, checkIntervalMs: 100 },
+    })
+    const port = app.httpPort
     try {
       const stalled = async (head: string): Promise<string[]> => {
         const events: string[] = []
@@ -314,8 +310,7 @@ describe('HTTP deadlines', () => {
       const headers = await stalled(`GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Slow: `)
       expect(headers).toEqual(['client sent part of the request', 'server ended the connection: HTTP/1.1 408 Request Timeout'])
     } finally {
-      await http.close()
-      await store.close()
+      await app.stop()
     }
   })
 })
