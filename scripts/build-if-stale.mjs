@@ -1,0 +1,47 @@
+// `npm start` and `npm test` call this instead of the build: it runs `npm run build` only when a
+// file the build reads (src/, web/, tsconfig.json, package.json, scripts/) is newer than the last
+// build's stamp, so a start on a current dist/ does not wait for tsc.
+import { spawnSync } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const INPUTS = ['src', 'web', 'scripts', 'tsconfig.json', 'package.json']
+
+/** The newest modification time under path, and the file that has it. */
+function newest(path) {
+  let best = { mtimeMs: 0, file: path }
+  let st
+  try {
+    st = statSync(path)
+  } catch {
+    return best
+  }
+  if (!st.isDirectory()) return { mtimeMs: st.mtimeMs, file: path }
+  for (const entry of readdirSync(path)) {
+    const n = newest(join(path, entry))
+    if (n.mtimeMs > best.mtimeMs) best = n
+  }
+  return best
+}
+
+function stampTime() {
+  try {
+    return statSync(join(root, 'dist', '.build-stamp')).mtimeMs
+  } catch {
+    return -1
+  }
+}
+
+const stamp = stampTime()
+const input = INPUTS.map((p) => newest(join(root, p))).reduce((a, b) => (b.mtimeMs > a.mtimeMs ? b : a))
+if (stamp >= 0 && input.mtimeMs <= stamp) process.exit(0)
+
+process.stderr.write(stamp < 0 ? 'holdmail: building dist/\n' : `holdmail: rebuilding dist/ (${relative(root, input.file)} changed)\n`)
+// npm sets npm_execpath when it runs this script; run the same npm, without a shell.
+const npm = process.env.npm_execpath
+const r = npm
+  ? spawnSync(process.execPath, [npm, 'run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
+  : spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
+process.exit(r.status ?? 1)
