@@ -40,9 +40,9 @@ export interface Server {
   stop(): Promise<Exit>
 }
 
-/** Starts `main.js serve` with the given flags; resolves once the listener and database lines are out. */
-export function startServer(args: readonly string[], opts: SpawnOptions = {}): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { ...opts, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Starts `main.js serve` (this package's, or opts.main) with the given flags; resolves once the listener and database lines are out. */
+export function startServer(args: readonly string[], opts: SpawnOptions & { main?: string } = {}): Promise<Server> {
+  const child = spawn(process.execPath, [opts.main ?? MAIN, 'serve', ...args], { ...opts, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })))
