@@ -20,11 +20,11 @@ export function run(command: string, args: readonly string[], opts: SpawnOptions
     const child = spawn(command, args, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s))
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
     child.on('error', reject)
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-    child.stdin!.end(opts.input ?? '')
+    child.stdin.end(opts.input ?? '')
   })
 }
 
@@ -46,7 +46,7 @@ export function startServer(args: readonly string[], opts: SpawnOptions & { main
   let stdout = ''
   let stderr = ''
   const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })))
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
   return new Promise((resolve, reject) => {
     let started = false
     const timer = setTimeout(() => {
@@ -58,7 +58,7 @@ export function startServer(args: readonly string[], opts: SpawnOptions & { main
       clearTimeout(timer)
       reject(new Error(`holdmail exited (code ${e.code}, signal ${e.signal}) before listening:\n${e.stdout}\n${e.stderr}`))
     })
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s
       if (started) return
       const smtp = /SMTP listening on \S+:(\d+)/.exec(stdout)
