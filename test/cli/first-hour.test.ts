@@ -28,6 +28,12 @@ describe('holdmail --version', () => {
     const r = await run(process.execPath, [MAIN, flag])
     expect(r).toMatchObject({ code: 0, stdout: `holdmail ${pkg.version}\n`, stderr: '' })
   })
+
+  it('is listed by --help', async () => {
+    const r = await run(process.execPath, [MAIN, '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('holdmail --version')
+  })
 })
 
 describe('the entry point', () => {

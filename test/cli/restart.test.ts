@@ -11,7 +11,7 @@ import nodemailer from 'nodemailer'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startServer } from './holdmail-process.js'
 
-const CYCLES = 5
+const CYCLES = 8 // the abort hit about one start in three on Node 24.21; 8 starts make a miss unlikely
 
 describe('restart on the same database', () => {
   const dir = mkdtempSync(join(tmpdir(), 'holdmail-restart-'))
