@@ -2,7 +2,7 @@
 // file the build reads (src/, web/, tsconfig.json, package.json, scripts/) is newer than the last
 // build's stamp, so a start on a current dist/ does not wait for tsc.
 import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, statSync, utimesSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -44,4 +44,9 @@ const npm = process.env.npm_execpath
 const r = npm
   ? spawnSync(process.execPath, [npm, 'run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
   : spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
-process.exit(r.status ?? 1)
+if (r.status !== 0) process.exit(r.status ?? 1)
+// A source dated in the future (a clock skew, an archive from another machine) would be newer
+// than every stamp written now and rebuild on every start: date the stamp no earlier than it.
+const stampFile = join(root, 'dist', '.build-stamp')
+const built = stampTime()
+if (built >= 0 && built < input.mtimeMs) utimesSync(stampFile, new Date(), new Date(input.mtimeMs))
