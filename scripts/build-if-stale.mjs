@@ -49,4 +49,5 @@ if (r.status !== 0) process.exit(r.status ?? 1)
 // than every stamp written now and rebuild on every start: date the stamp no earlier than it.
 const stampFile = join(root, 'dist', '.build-stamp')
 const built = stampTime()
-if (built >= 0 && built < input.mtimeMs) utimesSync(stampFile, new Date(), new Date(input.mtimeMs))
+// (One millisecond past it: stat times are floats, and a Date keeps whole milliseconds.)
+if (built >= 0 && built <= input.mtimeMs) utimesSync(stampFile, new Date(), new Date(Math.ceil(input.mtimeMs) + 1))
