@@ -3,6 +3,9 @@
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
 
+/** A field shown as text: strings as they are, anything else as JSON. */
+const text = (v: unknown): string => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v))
+
 export function formatLogLine(line: string): string {
   let entry: Record<string, unknown>
   try {
@@ -12,9 +15,10 @@ export function formatLogLine(line: string): string {
   }
   const { time, level, msg, pid: _pid, hostname: _host, err, ...rest } = entry
   const clock = typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : ''
-  const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-  const error = err && typeof err === 'object' ? ` err=${String((err as { message?: unknown }).message ?? '')}` : ''
-  return `${clock} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${String(msg ?? '')}${fields.length ? ' ' + fields.join(' ') : ''}${error}\n`
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${text(v)}`)
+  const error = err && typeof err === 'object' && 'message' in err ? ` err=${text(err.message)}` : ''
+  const levelName = typeof level === 'number' ? (LEVELS[level] ?? String(level)) : text(level)
+  return `${clock} ${levelName.padEnd(5)} ${text(msg)}${fields.length ? ' ' + fields.join(' ') : ''}${error}\n`
 }
 
 export function terminalDestination(out: NodeJS.WriteStream): { write(line: string): void } {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Entry point: read flags and env, build the config, wire the modules, stop on signals.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { pino } from 'pino'
-import { helpText, loadConfig } from '../config/index.js'
+import { helpText, loadConfig, PACKAGE_ROOT, prepareDbPath } from '../config/index.js'
 import { createDnsResolver, lintSpf } from '../mail/analysis/index.js'
 import { AppError } from '../errors.js'
 import { terminalDestination } from './log-destination.js'
@@ -16,6 +18,8 @@ const isLoopback = (host: string): boolean => host === 'localhost' || host === '
 
 async function serve(argv: string[]): Promise<void> {
   const config = loadConfig(argv, process.env)
+  // An unusable --db fails here with one line, before any listener or the store starts.
+  const dbFile = prepareDbPath(config.dbPath)
   const logger = pino(
     { level: config.logLevel, base: { pid: process.pid } },
     process.stdout.isTTY ? terminalDestination(process.stdout) : process.stdout,
@@ -26,6 +30,7 @@ async function serve(argv: string[]): Promise<void> {
   if (running.smtps) process.stdout.write(`holdmail SMTPS listening on ${url(running.smtps)}\n`)
   if (running.lmtp) process.stdout.write(`holdmail LMTP listening on ${url(running.lmtp)}\n`)
   process.stdout.write(`holdmail HTTP listening on http://${url(running.http)}\n`)
+  process.stdout.write(`holdmail database ${dbFile}\n`)
   if (!isLoopback(config.http.host) && !config.httpAuth && !config.httpToken) {
     logger.warn({ http: config.http.host }, 'the UI and API are reachable beyond this machine without --http-auth or --http-token')
   }
@@ -65,8 +70,8 @@ async function sendmail(args: string[]): Promise<void> {
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
   try {
-    const id = await runSendmail(args, Buffer.concat(chunks), process.env)
-    process.stderr.write(`holdmail: stored as ${id} (never delivered)\n`)
+    const { id, dbPath } = await runSendmail(args, Buffer.concat(chunks), process.env)
+    process.stderr.write(`holdmail: stored as ${id} in ${dbPath} (never delivered)\n`)
   } catch (err) {
     const usage = err instanceof AppError && err.code === 'BAD_REQUEST'
     process.stderr.write(`holdmail sendmail: ${(err as Error).message}\n`)
@@ -74,8 +79,18 @@ async function sendmail(args: string[]): Promise<void> {
   }
 }
 
+/** The package's own version, read from the package.json beside src/ and dist/. */
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'))
+  return pkg && typeof pkg === 'object' && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown'
+}
+
 async function main(): Promise<void> {
   const [command = 'serve', ...rest] = process.argv.slice(2)
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`holdmail ${version()}\n`)
+    return
+  }
   if ((command === 'import' || command === 'export') && rest.includes('--help')) {
     process.stdout.write((command === 'import' ? IMPORT_USAGE : EXPORT_USAGE) + '\n')
     return

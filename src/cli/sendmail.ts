@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { userInfo } from 'node:os'
-import { loadConfig } from '../config/index.js'
+import { loadConfig, prepareDbPath } from '../config/index.js'
 import { AppError } from '../errors.js'
 import { readHeaders, toAddresses } from '../mail/index.js'
 import { createMessageStore, type Envelope } from '../store/index.js'
@@ -46,9 +46,16 @@ function cutAtDot(raw: Buffer): Buffer {
   return m ? raw.subarray(0, m.index + m[1]!.length) : raw
 }
 
-export async function runSendmail(argv: readonly string[], stdin: Buffer, env: Readonly<Record<string, string | undefined>>): Promise<string> {
+export interface SendmailResult {
+  id: string
+  /** The database file written to, so the caller can say where the message went. */
+  dbPath: string
+}
+
+export async function runSendmail(argv: readonly string[], stdin: Buffer, env: Readonly<Record<string, string | undefined>>): Promise<SendmailResult> {
   const args = parseSendmailArgs(argv)
   const config = loadConfig(args.db ? ['--db', args.db] : [], env)
+  const dbPath = prepareDbPath(config.dbPath)
   const raw = args.ignoreDots ? stdin : cutAtDot(stdin)
   const recipients = [...args.recipients]
   if (args.fromHeaders) {
@@ -80,7 +87,7 @@ export async function runSendmail(argv: readonly string[], stdin: Buffer, env: R
   }
   const store = createMessageStore(config.dbPath)
   try {
-    return (await store.insert(raw, envelope)).id
+    return { id: (await store.insert(raw, envelope)).id, dbPath }
   } finally {
     await store.close()
   }

@@ -1,4 +1,7 @@
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { OPTIONS } from './options.js'
 import { AppError } from '../errors.js'
 import { parseCidrList, type Cidr } from './cidr.js'
@@ -41,6 +44,15 @@ export interface Config {
   httpAllowedHosts: readonly string[]
 }
 
+/**
+ * The folder of the holdmail package (this file is src/config/ or dist/config/ inside it). The
+ * default database lives in its data/ folder, so `holdmail serve` and `holdmail sendmail` use the
+ * same file from whatever directory they are started (a relative default made sendmail write a
+ * new database next to the caller). A per-user data directory was the alternative; the package's
+ * data/ keeps DESIGN.md's `data/holdmail.db` contract and the clone as the one place to look.
+ */
+export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 
 function parseAddress(name: string, value: string): ListenAddress {
@@ -76,9 +88,11 @@ export function parseDuration(name: string, value: string): number {
 /** Flags beat environment variables, which beat defaults. Pure: the caller passes argv and env. */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
   const raw = new Map<string, string>()
+  const defaulted = new Set<string>()
   for (const o of OPTIONS) {
     const fromEnv = env[o.env]
     raw.set(o.flag, fromEnv !== undefined ? fromEnv : o.default)
+    if (fromEnv === undefined) defaulted.add(o.flag)
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -87,6 +101,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     const flag = arg.slice(2, eq === -1 ? undefined : eq)
     const spec = OPTIONS.find((o) => o.flag === flag)
     if (!spec) throw new AppError('BAD_CONFIG', `unknown option --${flag} (see --help)`)
+    defaulted.delete(flag)
     if (spec.value === null) {
       raw.set(flag, eq === -1 ? 'true' : arg.slice(eq + 1))
       continue
@@ -131,7 +146,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     smtps: optionalAddress('smtps'),
     http: parseAddress('http', get('http')),
     hostname: get('hostname'),
-    dbPath: get('db'),
+    // The default is relative to the package; a path the user gives is relative to where they are.
+    dbPath: defaulted.has('db') ? join(PACKAGE_ROOT, get('db')) : get('db'),
     tls: certFile ? { certFile, keyFile } : null,
     maxMessageBytes,
     maxRecipients,
@@ -161,4 +177,53 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       .map((h) => (h.startsWith('[') ? h.slice(1, h.indexOf(']')) : isIP(h) === 6 ? h : h.replace(/:\d+$/, '')))
       .filter((h) => h !== ''),
   })
+}
+
+/**
+ * Creates the database's folder one level at a time and checks it can hold the file, so that a
+ * path that cannot be created fails at start-up with one line naming the flag. (A recursive
+ * mkdir under /proc loops instead of failing.) ':memory:' and SQLite URIs are left to SQLite.
+ */
+export function prepareDbPath(dbPath: string): string {
+  if (dbPath === ':memory:' || dbPath === '' || dbPath.startsWith('file:')) return dbPath
+  const file = resolve(dbPath)
+  const fail = (what: string, err?: unknown): never => {
+    const code = err instanceof Error && 'code' in err ? ` (${String(err.code)})` : ''
+    throw new AppError('BAD_CONFIG', `--db ${dbPath}: ${what}${code}`)
+  }
+  const missing: string[] = []
+  let dir = dirname(file)
+  for (;;) {
+    let isDir: boolean
+    try {
+      isDir = statSync(dir).isDirectory()
+    } catch (err) {
+      if (!(err instanceof Error && 'code' in err && err.code === 'ENOENT')) fail(`cannot read folder ${dir}`, err)
+      missing.unshift(dir)
+      const parent = dirname(dir)
+      if (parent === dir) fail(`no such folder ${dir}`)
+      dir = parent
+      continue
+    }
+    if (!isDir) fail(`${dir} is not a folder`)
+    break
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d)
+    } catch (err) {
+      if (!(err instanceof Error && 'code' in err && err.code === 'EEXIST')) fail(`cannot create folder ${d}`, err)
+    }
+  }
+  try {
+    accessSync(dirname(file), constants.W_OK)
+  } catch (err) {
+    fail(`folder ${dirname(file)} is not writable`, err)
+  }
+  try {
+    if (statSync(file).isDirectory()) fail(`${file} is a folder, not a database file`)
+  } catch (err) {
+    if (err instanceof AppError) throw err
+  }
+  return file
 }

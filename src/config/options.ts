@@ -18,7 +18,7 @@ function opt(flag: string, value: string | null, def: string, help: string): Opt
 export const OPTIONS: readonly OptionSpec[] = [
   opt('smtp', 'host:port', '127.0.0.1:1025', 'SMTP listener (STARTTLS offered)'),
   opt('http', 'host:port', '127.0.0.1:8025', 'web UI and JSON API'),
-  opt('db', 'path', 'data/holdmail.db', 'SQLite database file (":memory:" for a throw-away store)'),
+  opt('db', 'path', 'data/holdmail.db', 'SQLite database file (":memory:" for a throw-away store); the default is in holdmail\'s own folder'),
   opt('lmtp', 'host:port', '', 'LMTP listener (off unless given)'),
   opt('smtps', 'host:port', '', 'implicit-TLS SMTP listener (off unless given)'),
   opt('tls-cert', 'file', '', 'PEM certificate; a self-signed one is generated next to the database when absent'),
@@ -54,6 +54,6 @@ export function helpText(): string {
     lines.push(`${left.padEnd(34)}${o.help}${def}`, `${''.padEnd(34)}${o.env}`)
   }
   lines.push('', 'Other commands:', '  holdmail spf-lint <domain | "v=spf1 ...">',
-    '  holdmail sendmail [-t] [-f sender] [-i] [--db path] [recipient ...] < message', '  holdmail --help')
+    '  holdmail sendmail [-t] [-f sender] [-i] [--db path] [recipient ...] < message', '  holdmail --version', '  holdmail --help')
   return lines.join('\n')
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { cidrContains, loadConfig, OPTIONS, parseCidr } from '../../src/config/index.js'
 
@@ -7,7 +8,8 @@ describe('loadConfig', () => {
     const c = loadConfig([], {})
     expect(c.smtp).toEqual({ host: '127.0.0.1', port: 1025 })
     expect(c.http).toEqual({ host: '127.0.0.1', port: 8025 })
-    expect(c.dbPath).toBe('data/holdmail.db')
+    // the package's data/, wherever the command is started from
+    expect(c.dbPath).toBe(fileURLToPath(new URL('../../data/holdmail.db', import.meta.url)))
     expect(c.maxMessageBytes).toBe(50 * 1024 * 1024)
     expect(c.maxRecipients).toBe(1000)
     expect(c.lmtp).toBeNull()

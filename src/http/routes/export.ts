@@ -71,6 +71,13 @@ export async function exportRoutes(app: FastifyInstance, deps: HttpDeps): Promis
         querystring: exportQuery,
         response: { 400: errorSchema },
       },
+      // ajv's enum message ("must be equal to one of the allowed values") does not list them.
+      schemaErrorFormatter: (errors, dataVar) => {
+        const e = errors[0]
+        if (!e) return new Error(`${dataVar} is invalid`)
+        const allowed = e.keyword === 'enum' && Array.isArray(e.params.allowedValues) ? e.params.allowedValues.map(String) : null
+        return new Error(`${dataVar}${e.instancePath} ${allowed ? `must be one of: ${allowed.join(', ')}` : e.message ?? 'is invalid'}`)
+      },
     },
     async (req, reply) => {
       const { format } = req.query
