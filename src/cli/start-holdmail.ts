@@ -1,13 +1,13 @@
 import type { AddressInfo } from 'node:net'
-import { mkdtempSync, readFileSync, rmSync, unwatchFile, watchFile } from 'node:fs'
+import { mkdtempSync, rmSync, unwatchFile, watchFile } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { parseRoutes, tagsForRoutes, type Config, type RouteRule } from '../config/index.js'
+import { loadRoutesFile, tagsForRoutes, type Config, type RouteRule } from '../config/index.js'
 import { AppError } from '../errors.js'
 import { createIndexer, createThreadIndexer, type Analyser, type Indexer } from '../mail/index.js'
-import { createSmtpListener, loadTlsMaterial, type SmtpListener } from '../smtp/index.js'
+import { createSmtpListener, loadTlsMaterial, sharedListenerOptions, type SmtpListener } from '../smtp/index.js'
 import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
 import { serveRequests, spawnThread, type Thread } from '../threads/index.js'
 import type { HttpThreadData, HttpThreadEvent, HttpThreadNotice } from './http-thread.js'
@@ -100,7 +100,7 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     let routes: RouteRule[] = []
     const loadRoutes = (): void => {
       if (!config.routesFile) return
-      routes = parseRoutes(readFileSync(config.routesFile, 'utf8'), config.routesFile)
+      routes = loadRoutesFile(config.routesFile)
       logger.info({ file: config.routesFile, rules: routes.length }, 'routes loaded')
     }
     const reloadRoutes = (): void => {
@@ -124,6 +124,9 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       return [...new Set([...(config.listenerTag ? [config.listenerTag] : []), ...tags])]
     }
     const bound: Record<string, AddressInfo | null> = { smtp: null, lmtp: null, smtps: null }
+    // Connection limits, the DATA memory budget and chaos triggers are shared by every listener.
+    const shared = sharedListenerOptions(config)
+    if (shared.limits.fdNotice) logger.warn(shared.limits.fdNotice)
     for (const kind of ['smtp', 'smtps', 'lmtp'] as const) {
       const addr = config[kind]
       if (!addr) continue
@@ -140,6 +143,10 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
         store,
         logger,
         tagsFor,
+        ...shared,
+        onRejected() {
+          count[2]! += 1
+        },
         onStored(message) {
           count[0]! += 1
           count[1]! += message.size

@@ -23,6 +23,7 @@ export function envelopeJson(env: Envelope, sha256: string): Record<string, unkn
     ConnectionID: env.connectionId,
     Transaction: env.transaction,
     Pregreet: env.pregreet,
+    Malformed: env.malformed === true,
     SHA256: sha256,
   }
 }

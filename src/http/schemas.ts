@@ -63,6 +63,7 @@ export const envelopeSchema = {
     ConnectionID: { type: 'string' },
     Transaction: { type: 'integer' },
     Pregreet: { type: 'boolean' },
+    Malformed: { type: 'boolean', description: 'MAIL FROM or a RCPT TO was not a valid address; kept as sent' },
     SHA256: { type: 'string' },
   },
 } as const

@@ -26,6 +26,7 @@ export interface MessageRow {
   connection_id: string
   transaction_no: number
   pregreet: number
+  malformed: number | null
   read: number
   indexed_at: number | null
   parse_error: string | null
@@ -70,6 +71,7 @@ export function toStored(row: MessageRow): StoredMessage {
     connectionId: row.connection_id,
     transaction: row.transaction_no,
     pregreet: row.pregreet === 1,
+    malformed: row.malformed === 1,
     tags: [],
   }
   const addresses = row.addresses_json ? (JSON.parse(row.addresses_json) as Record<string, MessageSummary['to']>) : {}
