@@ -37,7 +37,8 @@ export async function startTestApp(
     {},
   )
   const running = await startHoldmail(config, {
-    logger: pino({ level: 'silent' }),
+    // HOLDMAIL_TEST_LOG=debug shows the SMTP thread's log while a test runs.
+    logger: pino({ level: process.env.HOLDMAIL_TEST_LOG ?? 'silent' }),
     ...(extra.analysers ? { analysers: extra.analysers } : {}),
     ...(extra.settleMaxWaitMs !== undefined ? { settleMaxWaitMs: extra.settleMaxWaitMs } : {}),
     ...(extra.readBudgets ? { readBudgets: extra.readBudgets } : {}),
