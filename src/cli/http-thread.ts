@@ -72,6 +72,7 @@ const ready = buildHttpApp({
   stats: () => ({ smtpAccepted: counters[0]!, smtpAcceptedBytes: counters[1]!, smtpRejected: counters[2]! }),
   webRoot: data.webRoot,
   settle: () => owner.request<void>({ op: 'settle' }),
+  readersBusy: () => pool.busy(),
 }, data.httpLimits)
 
 serveRequests(async (body) => {

@@ -10,6 +10,8 @@ import type { ReadOp } from './read-worker.js'
 
 export interface ReadPool {
   run<T>(op: ReadOp, budgetMs: number): Promise<T>
+  /** Reader threads working on a request now (for /metrics). */
+  busy(): number
   close(): Promise<void>
 }
 
@@ -126,6 +128,7 @@ export function createReadPool(opts: { path: string; size: number; onRetire?: (o
         dispatch()
       })
     },
+    busy: () => slots.filter((s) => s.busy).length,
     async close() {
       closed = true
       for (const q of queue.splice(0)) {

@@ -62,6 +62,8 @@ export interface HttpDeps {
   stats: () => { smtpAccepted: number; smtpAcceptedBytes: number; smtpRejected: number }
   /** Directory of the static web UI. */
   webRoot: string
+  /** Reader-pool threads busy with a request now. */
+  readersBusy?: () => number
   /** Waits (bounded) until messages committed before the call are indexed; API reads call it first. */
   settle?: () => Promise<void>
 }
