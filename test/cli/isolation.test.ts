@@ -105,4 +105,19 @@ describe('capture while readers are busy', () => {
     expect(opened.status).toBe(200)
     expect(events).toEqual(['220: 220', '250: 250'])
   })
+
+  it('abandons a search past its budget with a 503 JSON error while other requests keep being answered', async () => {
+    app = await startTestApp([], { readBudgets: { search: 50 } })
+    const inserts: Promise<unknown>[] = []
+    for (let i = 0; i < 20_000; i++) inserts.push(app.running.store.insert(Buffer.from(`Subject: m${i}\r\n\r\nbody\r\n`), makeEnvelope({ clientIp: `10.${i % 250}.${(i >> 8) % 250}.1` })))
+    await Promise.all(inserts)
+    const heavy = Array.from({ length: 100 }, (_, i) => `-ip:192.${i}.0.0/16`).join(' ')
+    const slow = await app.api<{ error: { code: string; message: string } }>(`/api/v1/search?query=${encodeURIComponent(heavy)}`)
+    expect(slow.status).toBe(503)
+    expect(slow.body.error.code).toBe('READ_TIMEOUT')
+    expect(slow.body.error.message).toMatch(/narrow the query/)
+    const list = await app.api<{ total: number }>('/api/v1/messages?limit=1')
+    expect(list.status).toBe(200)
+    expect(list.body.total).toBe(20_000)
+  })
 })
