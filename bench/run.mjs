@@ -9,6 +9,9 @@
 //   c) analysis (issue #4): ingest with SPF/DKIM/DMARC/ARC analysis ON (loopback DNS stub serving a
 //      small zone, half the messages DKIM-signed) vs OFF (--no-auth-checks), side by side; index
 //      catch-up after each burst; analysis lag (250 -> `indexed` server-sent event) under a paced load.
+//   d) stall (issue #9): a probe's greeting and DATA->250 latency under a steady load, with and
+//      without hostile readers (heavy searches, a 40 MB message and its parts, an mbox export, a
+//      40 000-address Bcc message); the first list page's latency and the server's RSS meanwhile.
 //
 // Knobs (environment):
 //   BENCH_MESSAGES=20000       messages per ingest mode and server
@@ -20,7 +23,10 @@
 //   BENCH_API_SECONDS=20       time cap per API endpoint
 //   BENCH_LAG_RATE=200         analysis lag: paced load in msg/s ...
 //   BENCH_LAG_SECONDS=20       ... for this long
-//   BENCH_ONLY=ingest|api|analysis   run one part only (analysis also writes bench/out/last-analysis.json)
+//   BENCH_STALL_SEED=20000     stall: messages stored before the two phases
+//   BENCH_STALL_SECONDS=30     stall: length of each phase (idle, hostile readers)
+//   BENCH_STALL_RATE=200       stall: steady SMTP load in msg/s during each phase
+//   BENCH_ONLY=ingest|api|analysis|stall   run one part only (analysis also writes bench/out/last-analysis.json)
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
 //   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
 //                              durations, event-loop delay (bench/out/probe-*.json, summary printed)
@@ -39,6 +45,7 @@ import { startDnsStub } from './lib/dns-stub.mjs'
 import { createAnalysisMail, subscribeEvents } from './lib/analysis-mail.mjs'
 import { seedDatabase, seededDbPath, seedPlan } from './lib/seed.mjs'
 import { percentile, runLoad } from './lib/smtp-client.mjs'
+import { benchStall } from './lib/stall.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..')
@@ -63,6 +70,9 @@ const K = {
   apiSeconds: int('BENCH_API_SECONDS', 20),
   lagRate: int('BENCH_LAG_RATE', 200),
   lagSeconds: int('BENCH_LAG_SECONDS', 20),
+  stallSeed: int('BENCH_STALL_SEED', 20_000),
+  stallSeconds: int('BENCH_STALL_SECONDS', 30),
+  stallRate: int('BENCH_STALL_RATE', 200),
   only: process.env.BENCH_ONLY ?? '',
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   probe: process.env.BENCH_PROBE === '1' || Boolean(process.env.BENCH_PROBE_EXPERIMENTS),
@@ -656,6 +666,26 @@ function printTable() {
   console.log(`\n${passes} PASS, ${misses} MISS`)
 }
 
+async function benchStallPart() {
+  const dir = join(tmpdir(), `holdmail-bench-stall-${process.pid}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const server = await startHoldmail('stall', join(dir, 'stall.db'))
+  try {
+    details.stall = await benchStall(server, {
+      seed: K.stallSeed,
+      seconds: K.stallSeconds,
+      rate: K.stallRate,
+      log,
+      record,
+      makeBody: bodyFactory(K.messageBytes),
+    })
+  } finally {
+    await stopHoldmail('stall', server)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true })
   if (K.cpuProf) mkdirSync(PROF_DIR, { recursive: true })
@@ -668,6 +698,7 @@ async function main() {
     if (K.only === '' || K.only === 'ingest') await benchIngest()
     if (K.only === '' || K.only === 'analysis') await benchAnalysis()
     if (K.only === '' || K.only === 'api') await benchApi()
+    if (K.only === '' || K.only === 'stall') await benchStallPart()
   } catch (err) {
     failure = err
     log(`FAILED: ${err.stack ?? err}`)
