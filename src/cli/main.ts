@@ -24,7 +24,7 @@ async function serve(argv: string[]): Promise<void> {
     { level: config.logLevel, base: { pid: process.pid } },
     process.stdout.isTTY ? terminalDestination(process.stdout) : process.stdout,
   )
-  const running = await startHoldmail(config, { logger })
+  const running = await startHoldmail(config, { logger, prettyLogs: process.stdout.isTTY === true })
   const url = (a: { address: string; port: number }): string => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)
   process.stdout.write(`holdmail SMTP listening on ${url(running.smtp)}\n`)
   if (running.smtps) process.stdout.write(`holdmail SMTPS listening on ${url(running.smtps)}\n`)
