@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { OPTIONS } from './options.js'
 import { AppError } from '../errors.js'
-import { parseCidrList, type Cidr } from './cidr.js'
+import { parseCidrList, type Cidr } from '../net/index.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
