@@ -33,7 +33,8 @@
 //   BENCH_PROBE_EXPERIMENTS=sync-normal,no-indexer,cache-16m   what-if runs through the probe (see the file);
 //                              results are labelled EXPERIMENT and are not holdmail as shipped
 //   BENCH_HOLDMAIL_ARGS="..."  extra flags for holdmail serve (e.g. --no-auth-checks); also EXPERIMENT
-import Database from 'better-sqlite3'
+// The build of better-sqlite3 holdmail itself loads on this Node (src/store/sqlite.ts).
+import { Database } from '../dist/store/sqlite.js'
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import { Database } from '../store/sqlite.js'
 import { createWriteStream, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
@@ -157,7 +157,7 @@ function toStoredMessage(row: Row): StoredMessage {
 }
 
 /** A read-only connection: it never takes the write lock, so a running server is not disturbed. */
-function openReadOnly(path: string): Database.Database {
+function openReadOnly(path: string): Database {
   if (path === ':memory:' || !existsSync(path)) throw new AppError('BAD_CONFIG', `--db ${path}: no such database`)
   const db = new Database(path, { readonly: true, fileMustExist: true })
   db.pragma('busy_timeout = 5000')
@@ -170,7 +170,7 @@ function openReadOnly(path: string): Database.Database {
 }
 
 /** Matching rows with their bytes in seq order, the order of the HTTP export. */
-function* matching(db: Database.Database, search: string): Generator<Row> {
+function* matching(db: Database, search: string): Generator<Row> {
   const f = compileSearch(search)
   const page = db.prepare<(string | number)[], { seq: number; size: number }>(
     `SELECT m.seq, m.size FROM messages m WHERE m.seq > ? AND (${f.where}) ORDER BY m.seq LIMIT ${PAGE_ROWS}`,

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import { Database } from './sqlite.js'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,7 +10,7 @@ const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations
 // on the list page, which reads an index, not the cache.
 const CACHE_KIB = 16 * 1024
 
-function applyMigrations(db: Database.Database): void {
+function applyMigrations(db: Database): void {
   const files = readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d+-.*\.sql$/.test(f))
     .sort()
@@ -32,9 +32,9 @@ function applyMigrations(db: Database.Database): void {
  * `readonly` connections (the HTTP thread, the reader pool, the indexer) cannot write at all, so
  * the writer thread stays the only writer by construction.
  */
-export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: number; readonly?: boolean }): Database.Database {
+export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: number; readonly?: boolean }): Database {
   if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
-  let db: Database.Database
+  let db: Database
   try {
     db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true })
   } catch (err) {

@@ -3,7 +3,7 @@
 // after a few hundred acknowledgements, and a restart on the same database must return every
 // acknowledged message byte for byte, then index whatever the crash left unindexed.
 // Runs against dist/ (the npm test script builds first). --no-auth-checks: no DNS leaves the machine.
-import Database from 'better-sqlite3'
+import { Database } from '../../src/store/sqlite.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
