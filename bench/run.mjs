@@ -285,10 +285,13 @@ async function benchIngest() {
     const newRatio = hmNew.msgsPerSec / bareNew.msgsPerSec
     record('ingest', 'reused conns: bare msg/s', bareReuse.msgsPerSec, 'msg/s')
     record('ingest', 'reused conns: holdmail msg/s', hmReuse.msgsPerSec, 'msg/s')
-    record('ingest', 'reused conns: holdmail/bare', reuseRatio * 100, '%', '>= 70 %', reuseRatio >= 0.7)
-    record('ingest', "reused conns: issue's prototype, no fsync/bare", (protoRuns.default.msgsPerSec / bareReuse.msgsPerSec) * 100, '%')
-    record('ingest', "reused conns: issue's prototype, FULL/bare", (protoRuns.full.msgsPerSec / bareReuse.msgsPerSec) * 100, '%')
-    record('ingest', "reused conns: holdmail/prototype at FULL", (hmReuse.msgsPerSec / protoRuns.full.msgsPerSec) * 100, '%')
+    // Issue 9's targets: at least 0.45x bare smtp-server, and at least 1.0x the durable prototype
+    // (smtp-server + one-row insert, group commit per turn, synchronous=FULL) in the same run.
+    const durableRatio = hmReuse.msgsPerSec / protoRuns.full.msgsPerSec
+    record('ingest', 'reused conns: holdmail/bare', reuseRatio, 'x', '>= 0.45', reuseRatio >= 0.45)
+    record('ingest', 'reused conns: holdmail/durable prototype (FULL)', durableRatio, 'x', '>= 1.0', durableRatio >= 1.0)
+    record('ingest', 'reused conns: durable prototype (FULL) msg/s', protoRuns.full.msgsPerSec, 'msg/s')
+    record('ingest', "reused conns: issue's prototype, no fsync/bare", protoRuns.default.msgsPerSec / bareReuse.msgsPerSec, 'x')
     record('ingest', 'new conn/msg: bare msg/s', bareNew.msgsPerSec, 'msg/s')
     record('ingest', 'new conn/msg: holdmail msg/s', hmNew.msgsPerSec, 'msg/s', '>= 1400', hmNew.msgsPerSec >= 1400)
     record('ingest', 'new conn/msg: holdmail/bare', newRatio * 100, '%')
