@@ -653,7 +653,7 @@ function printTable() {
   const cells = rows.map((r) => [
     r.group,
     r.metric,
-    typeof r.value === 'number' ? fmt(r.value, r.unit === 'ms' || r.unit === 's' ? 1 : 0) : String(r.value),
+    typeof r.value === 'number' ? fmt(r.value, r.unit === 'x' ? 2 : r.unit === 'ms' || r.unit === 's' ? 1 : 0) : String(r.value),
     r.unit,
     r.target ?? '',
     r.pass === null ? '' : r.pass ? 'PASS' : 'MISS',
