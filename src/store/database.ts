@@ -6,8 +6,8 @@ import { AppError } from '../errors.js'
 import { cidrContains, parseCidr } from '../config/index.js'
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
-// 16 MiB per connection: the bench measured 64 MiB pushing RSS past 250 MiB with no latency gain
-// on the list page, which reads an index, not the cache.
+// 16 MiB per connection: more raised RSS with no gain on the list page, which reads an index, not
+// the cache (docs/performance.md).
 const CACHE_KIB = 16 * 1024
 
 function applyMigrations(db: Database): void {

@@ -62,8 +62,8 @@ export function createWrites(db: Database.Database): Writes {
   const stmt = {
     // Positional parameters: binding 22 named ones looked each up on the object. from_search and
     // to_search stay NULL here: messages_search_fts follows them through its UPDATE trigger only.
-    // With message_counts kept per transaction below, this cut the writer's CPU per message by
-    // ~20 % (batches of 8 in a micro-bench: 132-150 -> 108-113 µs).
+    // Together with message_counts kept per transaction below, this is a good share of the writer's
+    // CPU per message (docs/performance.md).
     insertMessage: db.prepare(`INSERT INTO messages (id, received_at, listener, client_ip, client_ip4, client_port,
       ip_source, relay_ip, relay_port, helo, client_hostname, tls_protocol, tls_cipher, auth_user, mail_from,
       mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet, malformed)
