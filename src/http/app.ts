@@ -9,6 +9,7 @@ import type { HttpDeps } from './deps.js'
 import { analysisRoutes } from './routes/analysis.js'
 import { exportRoutes } from './routes/export.js'
 import { infoRoutes } from './routes/info.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { messageRoutes } from './routes/message.js'
 import { messagesRoutes } from './routes/messages.js'
 import { tagsRoutes } from './routes/tags.js'
@@ -116,7 +117,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
 
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes]) {
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, metricsRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
