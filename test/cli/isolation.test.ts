@@ -50,7 +50,9 @@ function bigMessage(mb: number): { raw: Buffer; parts: number } {
   return { raw: Buffer.from(lines.join('\r\n')), parts }
 }
 
-describe('capture while readers are busy', () => {
+// Each test stores thousands of messages or a 20 MB one first: on a loaded two-core machine that alone
+// can take longer than the suite's default 30 s.
+describe('capture while readers are busy', { timeout: 120_000 }, () => {
   let app: TestApp
   afterEach(() => app.stop())
 
