@@ -23,7 +23,7 @@ export function ipToBigInt(ip: string): { family: 4 | 6; value: bigint } | null 
     return { family: 4, value: n }
   }
   if (family === 6) {
-    let [head = '', tail = ''] = addr.includes('::') ? addr.split('::') : [addr, '']
+    const [head = '', tail = ''] = addr.includes('::') ? addr.split('::') : [addr, '']
     // an embedded dotted quad at the end (::ffff:1.2.3.4 already handled; 64:ff9b::1.2.3.4 here)
     const fix = (s: string): string[] =>
       s === ''
@@ -35,7 +35,7 @@ export function ipToBigInt(ip: string): { family: 4 | 6; value: bigint } | null 
           })
     const h = fix(head)
     const t = fix(tail)
-    const groups = addr.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h
+    const groups = addr.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h
     const value = groups.reduce((acc, g) => acc * 65536n + BigInt(parseInt(g || '0', 16)), 0n)
     return { family: 6, value }
   }
