@@ -242,7 +242,7 @@ export async function runExport(argv: readonly string[], env: Readonly<Record<st
           await writeAll(out, mboxChunks(counted<MboxItem>(rows, (r) => ({ mailFrom: r.mail_from, receivedAt: r.received_at, raw: r.raw }))))
         } else {
           const zip = new ZipFile()
-          const zipOut = zip.outputStream as unknown as NodeJS.ReadableStream
+          const zipOut = zip.outputStream
           zipOut.pipe(out, { end: false })
           const ended = new Promise<void>((resolve) => zipOut.once('end', () => resolve()))
           await pumpZip(

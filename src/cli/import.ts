@@ -69,8 +69,8 @@ function bareAddress(value: string): string {
 export function archivedEnvelope(msg: SourceMessage): { mailFrom: string; rcptTo: string[] } {
   const headers = readHeaders(msg.raw)
   const values = (name: string): string[] => headers.filter((h) => h.name.toLowerCase() === name).map((h) => h.value)
-  let mailFrom = ''
   const fromLineSender = msg.fromLine?.split(/\s+/)[0] ?? ''
+  let mailFrom: string
   if (fromLineSender) mailFrom = fromLineSender === 'MAILER-DAEMON' ? '' : fromLineSender
   else mailFrom = bareAddress(values('return-path')[0] ?? '')
   const listed = (name: string): string[] => values(name).flatMap((v) => v.split(',')).map(bareAddress).filter(Boolean)

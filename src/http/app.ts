@@ -35,9 +35,11 @@ function safeEqual(a: string, b: string): boolean {
 
 /** A Fastify instance with every route registered, not yet listening (tests use inject or a real port). */
 export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Promise<FastifyInstance> {
+  // Request lines are info-level noise here; errors still reach the log. Typed as Fastify's base
+  // logger so that the instance is the plain FastifyInstance the route modules take.
+  const loggerInstance: FastifyBaseLogger = deps.logger.child({ mod: 'http' }, { level: 'warn' })
   const app = Fastify({
-    // Request lines are info-level noise here; errors still reach the log.
-    loggerInstance: deps.logger.child({ mod: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: BODY_LIMIT_BYTES,
     ...serverOptions(limits),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true } },
@@ -62,15 +64,15 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
       if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="holdmail"')
       return reply.status(status).send({ error: { code: err.code, message: explained ? err.message : 'internal error' } })
     }
-    if ((err as FastifyError).validation) {
+    if (err.validation) {
       return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: err.message } })
     }
-    const status = (err as FastifyError).statusCode ?? 500
+    const status = err.statusCode ?? 500
     if (status >= 500) {
       req.log.error({ err }, 'request failed')
       return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } })
     }
-    return reply.status(status).send({ error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message } })
+    return reply.status(status).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } })
   })
 
   // Before authentication: a rebinding page or a foreign site gets 403 whatever it sends.

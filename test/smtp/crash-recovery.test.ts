@@ -33,7 +33,7 @@ function startServer(dbPath: string): Promise<Server> {
   })
   let out = ''
   let err = ''
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4096)))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4096)))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`holdmail did not start in ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS)
     const fail = (e: Error): void => {
@@ -42,7 +42,7 @@ function startServer(dbPath: string): Promise<Server> {
       reject(e)
     }
     child.once('exit', (code, signal) => fail(new Error(`holdmail exited (${code ?? signal}) before listening: ${err}`)))
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
       if (out === null) return // started: keep draining
       out += s
       const smtp = /SMTP listening on [^\s]+:(\d+)/.exec(out)

@@ -25,7 +25,6 @@ function singleLine(name: string, value: string): string {
 
 function encodeWord(text: string): string {
   // RFC 2047 §5: non-ASCII header text as an encoded-word; ASCII passes unchanged.
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(text) ? text : `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`
 }
 
