@@ -563,7 +563,7 @@ async function benchApi() {
   const dbPath = seededDbPath(OUT, K.seed)
   log(`api: database with ${K.seed} messages at ${dbPath}`)
   const t0 = performance.now()
-  const seeded = seedDatabase(dbPath, K.seed, { log })
+  const seeded = await seedDatabase(dbPath, K.seed, { log })
   log(seeded.cached ? 'api: seeded database cached' : `api: seeded in ${fmt(seeded.seconds, 1)} s`)
   details.api = { seed: K.seed, dbPath, seeded: { ...seeded, wallSeconds: (performance.now() - t0) / 1000 } }
 

@@ -63,12 +63,12 @@ export function seededDbPath(outDir, count) {
   return join(outDir, `seed-${count}-v${SEED_FORMAT}.db`)
 }
 
-export function seedDatabase(path, count, { log = () => {} } = {}) {
+export async function seedDatabase(path, count, { log = () => {} } = {}) {
   if (existsSync(path)) return { cached: true }
   mkdirSync(dirname(path), { recursive: true })
   const tmp = path + '.building'
   for (const s of ['', '-wal', '-shm']) rmSync(tmp + s, { force: true })
-  createMessageStore(tmp).close() // holdmail's migrations make the schema
+  await createMessageStore(tmp).close() // holdmail's migrations make the schema; the writer thread closes first
 
   const db = new Database(tmp)
   db.pragma('journal_mode = OFF')
