@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { AppError } from '../../errors.js'
 import type { Envelope } from '../../store/index.js'
-import { readHeaders } from '../headers.js'
+import { headerValue, readHeaders } from '../headers.js'
 import { decodeHeader } from './mime.js'
 
 export interface ArfReportOptions {
@@ -50,9 +50,8 @@ export function generateArfReport(raw: Buffer, envelope: Envelope, opts: ArfRepo
   const userAgent = singleLine('userAgent', opts.userAgent ?? DEFAULT_USER_AGENT)
 
   const headers = readHeaders(raw)
-  const field = (name: string): string => headers.find((h) => h.name.toLowerCase() === name)?.value ?? ''
-  const subject = decodeHeader(field('subject')).replace(/[\r\n]+/g, ' ').slice(0, 200)
-  const fromDomain = /@([A-Za-z0-9.-]+)/.exec(field('from'))?.[1]?.toLowerCase() ?? ''
+  const subject = decodeHeader(headerValue(headers, 'subject')).replace(/[\r\n]+/g, ' ').slice(0, 200)
+  const fromDomain = /@([A-Za-z0-9.-]+)/.exec(headerValue(headers, 'from'))?.[1]?.toLowerCase() ?? ''
   const arrival = rfc5322Date(envelope.receivedAt)
   // A boundary made of random hex cannot occur in the sample by chance (RFC 2046 §5.1.1).
   const boundary = `holdmail-arf-${randomBytes(12).toString('hex')}`
