@@ -101,6 +101,7 @@ export function parseDeliveryStatus(body: string): { reportingMta: string; arriv
   close()
   for (const r of recipients) {
     // NUL and other C0 controls in hostile reports would only confuse search and display.
+    // eslint-disable-next-line no-control-regex
     for (const k of Object.keys(r) as (keyof BounceRecipient)[]) r[k] = r[k].replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
     r.Status = statusCode(r.Status) || r.Status
     r.Action = r.Action.toLowerCase()
