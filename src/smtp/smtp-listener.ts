@@ -182,6 +182,7 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
   }
   let bound: AddressInfo | null = null
   let closing: Promise<void> | null = null
+  let lastStoreProblem: string | null = null
 
   const server = new CaptureServer({
     name: opts.hostname,
@@ -255,12 +256,18 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
           try {
             message = await opts.store.insert(raw, envelope, { handOver: true })
           } catch (err) {
-            log.error({ err, cid: session.id }, 'store failed')
+            // A lasting failure (the database file deleted, a full disk) would log a line per
+            // message: it is logged once, and again when it changes or after a message got through.
+            const problem = err instanceof Error && typeof err.cause === 'string' ? err.cause : String(err)
+            if (problem !== lastStoreProblem) log.error({ err, problem, cid: session.id }, 'store failed')
+            else log.debug({ problem, cid: session.id }, 'store failed')
+            lastStoreProblem = problem
             callback(transientError('Error: local storage failure, try again later'))
             return
           } finally {
             limits.releaseData(held)
           }
+          lastStoreProblem = null
           if (log.isLevelEnabled('info')) {
             log.info(
               {

@@ -16,6 +16,22 @@ export type WriteOp =
   | { op: 'deleteTag'; tag: string }
   | { op: 'prune'; maxMessages: number; maxAgeMs: number; now: number }
   | { op: 'requeueMissingAuth'; window: number }
+  /** The writer's last file check, as a StoreProblem code (0: writable); answered without writing. */
+  | { op: 'health' }
+
+/**
+ * Why the writer refuses writes until restarted, by code (a count crosses threads like any other
+ * write's answer). 0: none.
+ */
+export const STORE_PROBLEMS: Readonly<Record<number, string>> = {
+  1: 'database file was deleted or replaced; restart holdmail',
+}
+export const STORE_GONE = 1
+
+/** Whether the store can take writes, and why not, from a `health` answer. */
+export function storeHealth(code: number): { writable: boolean; problem: string } {
+  return code === 0 ? { writable: true, problem: '' } : { writable: false, problem: STORE_PROBLEMS[code] ?? `store problem ${code}` }
+}
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
 
@@ -58,5 +74,8 @@ export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
     }
     case 'requeueMissingAuth':
       return writes.requeueMissingAuth(w.window)
+    case 'health':
+      // In-process (':memory:'): no file to lose. The writer thread answers from its file check.
+      return 0
   }
 }
