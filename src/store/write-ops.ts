@@ -35,6 +35,16 @@ export function storeHealth(code: number): { writable: boolean; problem: string 
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
 
+/**
+ * After a delete or prune, even one that removed nothing this time (it may follow a delete that
+ * failed for want of space after removing messages): free pages back to the file system, then the
+ * file shrinks at the checkpoint.
+ */
+async function reclaim(writes: Writes): Promise<void> {
+  while (writes.reclaimStep() > 0) await turn()
+  writes.checkpoint()
+}
+
 /** Runs one write; resolves with its count where it has one (read flags set, messages deleted). */
 export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
   switch (w.op) {
@@ -49,6 +59,7 @@ export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
     case 'delete': {
       let removed = 0
       for (let n; (n = writes.deleteBatch(w.selection)) > 0; await turn()) removed += n
+      await reclaim(writes)
       return removed
     }
     case 'setTags':
@@ -70,6 +81,7 @@ export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
         if (n === 0) break
         removed += n
       }
+      await reclaim(writes)
       return removed
     }
     case 'requeueMissingAuth':

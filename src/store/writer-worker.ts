@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs'
+import { existsSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { AppError } from '../errors.js'
 import { onCloseRequest, serveRequests } from '../threads/index.js'
@@ -62,9 +63,65 @@ function checkFiles(): boolean {
   return problem === 0
 }
 checkFiles()
-const fileTimer = setInterval(checkFiles, FILE_CHECK_MS)
+const fileTimer = setInterval(() => {
+  if (checkFiles() && !reserveKept) reserveKept = keepReserve()
+}, FILE_CHECK_MS)
 fileTimer.unref()
 const refusal = (): string => STORE_PROBLEMS[problem] ?? 'storage failed'
+
+// A full disk: SQLite needs room in the WAL to delete, so the writer keeps a reserve file next to
+// the database and removes it when a delete or prune fails with SQLITE_FULL, runs the write again,
+// and puts the reserve back once the delete has given its pages back. 8 MiB holds the WAL frames of
+// a delete of the whole database of a few GiB (freelist trunk and b-tree pages, not the freed
+// pages themselves); on a small file system it is at most an eighth of it.
+const RESERVE_MAX_BYTES = 8 * 1024 * 1024
+const reservePath = `${path}-reserve`
+function reserveBytes(): number {
+  try {
+    const fs = statfsSync(dirname(path))
+    return Math.min(RESERVE_MAX_BYTES, Math.floor((fs.blocks * fs.bsize) / 8))
+  } catch {
+    return RESERVE_MAX_BYTES
+  }
+}
+/** Writes the reserve when it is missing and there is room for it; false when there is not. */
+function keepReserve(): boolean {
+  const want = reserveBytes()
+  try {
+    if (statSync(reservePath).size >= want) return true
+  } catch {
+    // missing: written below
+  }
+  try {
+    // Only with room to spare: the last free blocks of a nearly full disk go to new mail first.
+    const fs = statfsSync(dirname(path))
+    if (fs.bavail * fs.bsize < 2 * want) return false
+    // Zeros written, not a sparse file: the blocks must really be taken.
+    writeFileSync(reservePath, Buffer.alloc(want))
+    return true
+  } catch {
+    rmSync(reservePath, { force: true })
+    return false
+  }
+}
+const isDiskFull = (err: unknown): boolean => (err as { code?: unknown }).code === 'SQLITE_FULL'
+const freesSpace = (op: WriteOp): boolean => op.op === 'delete' || op.op === 'prune'
+
+async function write(op: WriteOp): Promise<number> {
+  try {
+    return await runWrite(writes, op)
+  } catch (err) {
+    if (!isDiskFull(err) || !freesSpace(op) || !existsSync(reservePath)) throw err
+    rmSync(reservePath, { force: true })
+    reserveKept = false
+    try {
+      return await runWrite(writes, op)
+    } finally {
+      reserveKept = keepReserve()
+    }
+  }
+}
+let reserveKept = keepReserve()
 
 let pending: { from: PortLike; reqId: number; req: InsertRequest }[] = []
 let scheduled = false
@@ -114,7 +171,7 @@ function listen(p: PortLike): void {
     if (op.op === 'health') return checkFiles() ? 0 : problem
     flush()
     if (!checkFiles()) throw new AppError('STORE_FAILED', refusal())
-    return runWrite(writes, op)
+    return write(op)
   }, p)
 }
 
