@@ -3,7 +3,7 @@ import type { Selection } from './types.js'
 
 // The writes other threads ask the writer for, as data, and how the writer runs them. Long ones
 // (delete, prune) commit in batches and yield between them, so new mail queued behind them is
-// committed in between instead of waiting for the whole delete.
+// committed in between instead of waiting for the whole delete; they give the space back as they go.
 
 export type WriteOp =
   | { op: 'summaries'; items: SummaryItem[] }
@@ -36,17 +36,24 @@ export function storeHealth(code: number): { writable: boolean; problem: string 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
 
 /**
- * After a delete or prune, even one that removed nothing this time (it may follow a delete that
- * failed for want of space after removing messages): free pages back to the file system, then the
- * file shrinks at the checkpoint.
+ * After each batch of a delete or prune, or once when it removed nothing (it may follow one that
+ * ran out of space after removing messages): free pages back to the file system, then the file
+ * shrinks at the checkpoint. Batch by batch, the WAL a delete needs on a full disk is that of one
+ * batch, not of the whole delete. Yields between steps.
  */
 async function reclaim(writes: Writes): Promise<void> {
+  await turn()
   while (writes.reclaimStep() > 0) await turn()
   writes.checkpoint()
 }
 
-/** Runs one write; resolves with its count where it has one (read flags set, messages deleted). */
-export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
+/**
+ * Runs one write; resolves with its count where it has one (read flags set, messages deleted).
+ * `deleteBatch` makes deletes and prune commit fewer messages at a time (on a full disk, where each
+ * transaction must fit in what little room there is).
+ */
+export async function runWrite(writes: Writes, w: WriteOp, opts: { deleteBatch?: number } = {}): Promise<number> {
+  const limit = opts.deleteBatch
   switch (w.op) {
     case 'summaries':
       writes.saveSummaries(w.items)
@@ -58,8 +65,8 @@ export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
       return writes.setRead(w.selection, w.read)
     case 'delete': {
       let removed = 0
-      for (let n; (n = writes.deleteBatch(w.selection)) > 0; await turn()) removed += n
-      await reclaim(writes)
+      for (let n; (n = writes.deleteBatch(w.selection, limit)) > 0; await reclaim(writes)) removed += n
+      if (removed === 0) await reclaim(writes)
       return removed
     }
     case 'setTags':
@@ -76,12 +83,12 @@ export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
       return 0
     case 'prune': {
       let removed = 0
-      for (let sel; (sel = writes.pruneSelection(w)); await turn()) {
-        const n = writes.deleteBatch(sel)
+      for (let sel; (sel = writes.pruneSelection(w)); await reclaim(writes)) {
+        const n = writes.deleteBatch(sel, limit)
         if (n === 0) break
         removed += n
       }
-      await reclaim(writes)
+      if (removed === 0) await reclaim(writes)
       return removed
     }
     case 'requeueMissingAuth':

@@ -71,10 +71,13 @@ const refusal = (): string => STORE_PROBLEMS[problem] ?? 'storage failed'
 
 // A full disk: SQLite needs room in the WAL to delete, so the writer keeps a reserve file next to
 // the database and removes it when a delete or prune fails with SQLITE_FULL, runs the write again,
-// and puts the reserve back once the delete has given its pages back. 8 MiB holds the WAL frames of
-// a delete of the whole database of a few GiB (freelist trunk and b-tree pages, not the freed
-// pages themselves); on a small file system it is at most an eighth of it.
+// and puts the reserve back once the delete has given its pages back. A delete needs WAL room for
+// one batch at a time (write-ops.ts gives the space back after each): the b-tree pages it changes
+// and the freelist trunk pages, not the freed pages themselves. 8 MiB is 2048 such pages; on a
+// small file system the reserve is at most an eighth of it.
 const RESERVE_MAX_BYTES = 8 * 1024 * 1024
+// Messages per delete transaction once the disk is full.
+const FULL_DISK_DELETE_BATCH = 100
 const reservePath = `${path}-reserve`
 function reserveBytes(): number {
   try {
@@ -115,7 +118,10 @@ async function write(op: WriteOp): Promise<number> {
     rmSync(reservePath, { force: true })
     reserveKept = false
     try {
-      return await runWrite(writes, op)
+      // A checkpoint first, so that the WAL starts over in the room it already has; then small
+      // transactions, each followed by giving its pages back.
+      writes.checkpoint()
+      return await runWrite(writes, op, { deleteBatch: FULL_DISK_DELETE_BATCH })
     } finally {
       reserveKept = keepReserve()
     }

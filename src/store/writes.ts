@@ -43,8 +43,8 @@ export interface Writes {
   saveSummaries(items: SummaryItem[]): void
   saveAuth(items: AuthItem[]): void
   setRead(selection: Selection, read: boolean): number
-  /** Deletes at most DELETE_BATCH matching messages in one transaction; 0 when none is left. */
-  deleteBatch(selection: Selection): number
+  /** Deletes at most `limit` (DELETE_BATCH) matching messages in one transaction; 0 when none is left. */
+  deleteBatch(selection: Selection, limit?: number): number
   setTags(ids: string[], tags: string[]): void
   addTags(ids: string[], tags: string[]): void
   renameTag(from: string, to: string): void
@@ -229,9 +229,9 @@ export function createWrites(db: Database.Database): Writes {
       return db.prepare(`UPDATE messages AS m SET read = ? WHERE ${f.where} AND m.read <> ?`).run(read ? 1 : 0, ...f.params, read ? 1 : 0).changes
     },
 
-    deleteBatch(selection) {
+    deleteBatch(selection, limit = DELETE_BATCH) {
       const f = selectionWhere(selection)
-      const seqs = db.prepare<unknown[], number>(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ${DELETE_BATCH}`).pluck().all(...f.params)
+      const seqs = db.prepare<unknown[], number>(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ?`).pluck().all(...f.params, limit)
       if (seqs.length === 0) return 0
       // Recipients, raw bytes and tag links go with their message through ON DELETE CASCADE; the
       // writer connection keeps foreign keys off for inserts (it writes the parents itself), so they
