@@ -1,5 +1,5 @@
 import type { DetailPart, HttpStore, MessageParser, ParsedMessage } from '../http/index.js'
-import type { MessageSummary, Page, RawMessage, Reader, StoredMessage, StoreStats, Backscatter, Writer } from '../store/index.js'
+import { storeHealth, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
 import type { ReadPool } from './read-pool.js'
 
 // The HTTP thread's view of the store. Point reads (one message, its bytes, counts, tags, the
@@ -70,6 +70,13 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
     addTags: async (ids, tags) => void (await write({ op: 'addTags', ids, tags })),
     renameTag: async (from, to) => void (await write({ op: 'renameTag', from, to })),
     deleteTag: async (tag) => void (await write({ op: 'deleteTag', tag })),
+    async health() {
+      try {
+        return storeHealth(await write({ op: 'health' }))
+      } catch (err) {
+        return { writable: false, problem: `the writer does not answer: ${(err as Error).message}` }
+      }
+    },
   }
 }
 

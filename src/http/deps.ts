@@ -31,6 +31,8 @@ export interface HttpStore {
   addTags(ids: string[], tags: string[]): Promise<void>
   renameTag(from: string, to: string): Promise<void>
   deleteTag(tag: string): Promise<void>
+  /** Whether writes work, and why not (the database file deleted under the running process). */
+  health(): Promise<{ writable: boolean; problem: string }>
 }
 
 /** A decoded part of a parsed message. */

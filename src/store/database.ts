@@ -28,6 +28,29 @@ function applyMigrations(db: Database): void {
   }
 }
 
+// A database made before incremental auto-vacuum switches at start-up when it is at most this big:
+// VACUUM rewrites the whole file (and needs that much free space again), which for a few MiB is
+// quick. A bigger one keeps reusing its free pages without giving them back to the file system.
+const CONVERT_MAX_BYTES = 64 * 1024 * 1024
+
+function convertToIncremental(db: Database.Database): void {
+  if ((db.pragma('auto_vacuum', { simple: true }) as number) !== 0) return
+  const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)
+  if (bytes > CONVERT_MAX_BYTES) return
+  // Without waiting: another process using the database (holdmail serve while `holdmail sendmail`
+  // opens it) makes VACUUM busy, and the next start tries again.
+  const busy = db.pragma('busy_timeout', { simple: true }) as number
+  db.pragma('busy_timeout = 0')
+  try {
+    db.pragma('auto_vacuum = INCREMENTAL')
+    db.exec('VACUUM')
+  } catch {
+    // busy, or no room for the copy VACUUM writes: the database works as it is
+  } finally {
+    db.pragma(`busy_timeout = ${busy}`)
+  }
+}
+
 /**
  * One connection with holdmail's settings; only the first opener (the main thread) migrates.
  * `cacheKiB` overrides the page cache size (the writer thread, which only appends, needs little).
@@ -42,6 +65,11 @@ export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: 
   } catch (err) {
     throw new AppError('BAD_CONFIG', `cannot open database ${path}: ${(err as Error).message}`, { cause: err })
   }
+  // Incremental auto-vacuum: deletes and prune give their pages back to the file system
+  // (writes.ts reclaims after them), which a full disk needs. It must be chosen before the first
+  // table exists; an existing database switches with one VACUUM (convertToIncremental).
+  const fresh = path === ':memory:' || (db.pragma('page_count', { simple: true }) as number) === 0
+  if (!opts.readonly && fresh) db.pragma('auto_vacuum = INCREMENTAL')
   if (!opts.readonly) db.pragma('journal_mode = WAL')
   // FULL: the WAL is fsynced at each commit, so a 250 survives power loss as well as a crash.
   // Group commit pays that fsync once per batch, not once per message.
@@ -61,6 +89,9 @@ export function openDatabase(path: string, opts: { migrate: boolean; cacheKiB?: 
     }
     return c && cidrContains(c, ip) ? 1 : 0
   })
-  if (opts.migrate && !opts.readonly) applyMigrations(db)
+  if (opts.migrate && !opts.readonly) {
+    applyMigrations(db)
+    if (!fresh) convertToIncremental(db)
+  }
   return db
 }

@@ -12,6 +12,9 @@ import type { Envelope, MessageSummary, Selection } from './types.js'
 // Rows deleted per transaction when deleting or pruning, so that a big delete never holds the write
 // lock (and the inserts queued behind it) for long.
 const DELETE_BATCH = 5000
+// Free pages given back to the file system per step after a delete (8 MiB of 4 KiB pages), so that
+// inserts queued behind a big delete are committed between steps.
+const RECLAIM_PAGES = 2048
 
 export interface InsertRequest {
   id: string
@@ -40,14 +43,21 @@ export interface Writes {
   saveSummaries(items: SummaryItem[]): void
   saveAuth(items: AuthItem[]): void
   setRead(selection: Selection, read: boolean): number
-  /** Deletes at most DELETE_BATCH matching messages in one transaction; 0 when none is left. */
-  deleteBatch(selection: Selection): number
+  /** Deletes at most `limit` (DELETE_BATCH) matching messages in one transaction; 0 when none is left. */
+  deleteBatch(selection: Selection, limit?: number): number
   setTags(ids: string[], tags: string[]): void
   addTags(ids: string[], tags: string[]): void
   renameTag(from: string, to: string): void
   deleteTag(tag: string): void
   /** The selection prune deletes next: messages older than maxAgeMs, or beyond the newest maxMessages. */
   pruneSelection(opts: { maxMessages: number; maxAgeMs: number; now: number }): Selection | null
+  /**
+   * Gives up to RECLAIM_PAGES free pages back to the file system (incremental vacuum); returns how
+   * many it gave back, 0 when none is left.
+   */
+  reclaimStep(): number
+  /** Copies the WAL into the database file without waiting for readers, so that the file shrinks. */
+  checkpoint(): void
   /**
    * Sends back to the indexer the messages among the newest `window` whose summary was saved but
    * whose authentication results were not (the process stopped in between). Returns how many.
@@ -219,9 +229,9 @@ export function createWrites(db: Database.Database): Writes {
       return db.prepare(`UPDATE messages AS m SET read = ? WHERE ${f.where} AND m.read <> ?`).run(read ? 1 : 0, ...f.params, read ? 1 : 0).changes
     },
 
-    deleteBatch(selection) {
+    deleteBatch(selection, limit = DELETE_BATCH) {
       const f = selectionWhere(selection)
-      const seqs = db.prepare<unknown[], number>(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ${DELETE_BATCH}`).pluck().all(...f.params)
+      const seqs = db.prepare<unknown[], number>(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ?`).pluck().all(...f.params, limit)
       if (seqs.length === 0) return 0
       // Recipients, raw bytes and tag links go with their message through ON DELETE CASCADE; the
       // writer connection keeps foreign keys off for inserts (it writes the parents itself), so they
@@ -286,6 +296,20 @@ export function createWrites(db: Database.Database): Writes {
         }
       }
       return null
+    },
+
+    reclaimStep() {
+      const free = db.pragma('freelist_count', { simple: true }) as number
+      // A database without incremental auto-vacuum (too big to convert) reuses its free pages instead.
+      if (free === 0 || (db.pragma('auto_vacuum', { simple: true }) as number) !== 2) return 0
+      db.pragma(`incremental_vacuum(${RECLAIM_PAGES})`)
+      return free - (db.pragma('freelist_count', { simple: true }) as number)
+    },
+
+    checkpoint() {
+      // PASSIVE: never waits for a reader (an export in the pool); what a reader still needs is
+      // copied by the next checkpoint.
+      db.pragma('wal_checkpoint(PASSIVE)')
     },
 
     requeueMissingAuth(window) {

@@ -23,6 +23,11 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
               Messages: { type: 'integer' },
               Unread: { type: 'integer' },
               Tags: { type: 'object', additionalProperties: { type: 'integer' } },
+              // holdmail's: whether new mail can be stored, and what to do when it cannot.
+              Store: {
+                type: 'object',
+                properties: { Writable: { type: 'boolean' }, Problem: { type: 'string' } },
+              },
               RuntimeStats: {
                 type: 'object',
                 properties: {
@@ -41,7 +46,7 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async () => {
-      const [counts, size, tags] = await Promise.all([deps.store.counts(), deps.store.dbSizeBytes(), deps.store.tagCounts()])
+      const [counts, size, tags, health] = await Promise.all([deps.store.counts(), deps.store.dbSizeBytes(), deps.store.tagCounts(), deps.store.health()])
       const stats = deps.stats()
       return {
         Version: VERSION,
@@ -51,6 +56,7 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         Messages: counts.total,
         Unread: counts.unread,
         Tags: tags,
+        Store: { Writable: health.writable, Problem: health.problem },
         RuntimeStats: {
           Uptime: Math.round((Date.now() - deps.startedAt) / 1000),
           Memory: process.memoryUsage().rss,
