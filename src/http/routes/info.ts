@@ -23,6 +23,11 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
               Messages: { type: 'integer' },
               Unread: { type: 'integer' },
               Tags: { type: 'object', additionalProperties: { type: 'integer' } },
+              // holdmail's addition: raw bytes as received and as stored (--compression)
+              RawBytes: {
+                type: 'object',
+                properties: { Original: { type: 'integer' }, Stored: { type: 'integer' } },
+              },
               RuntimeStats: {
                 type: 'object',
                 properties: {
@@ -41,7 +46,7 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async () => {
-      const [counts, size, tags] = await Promise.all([deps.store.counts(), deps.store.dbSizeBytes(), deps.store.tagCounts()])
+      const [counts, size, tags, raw] = await Promise.all([deps.store.counts(), deps.store.dbSizeBytes(), deps.store.tagCounts(), deps.store.rawBytes()])
       const stats = deps.stats()
       return {
         Version: VERSION,
@@ -51,6 +56,7 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         Messages: counts.total,
         Unread: counts.unread,
         Tags: tags,
+        RawBytes: { Original: raw.original, Stored: raw.stored },
         RuntimeStats: {
           Uptime: Math.round((Date.now() - deps.startedAt) / 1000),
           Memory: process.memoryUsage().rss,
