@@ -168,6 +168,7 @@ function rate(items, originalBytes, fn) {
   return (originalBytes * rounds) / MB / ((cpu.user + cpu.system) / 1e6)
 }
 
+/** @type {[string, Buffer[]][]} */
 const sets = [
   ['bench 5 KB (lorem)', benchMessages()],
   ['5 KB varied words', variedMessages()],

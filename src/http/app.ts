@@ -11,6 +11,7 @@ import { exportRoutes } from './routes/export.js'
 import { infoRoutes } from './routes/info.js'
 import { messageRoutes } from './routes/message.js'
 import { messagesRoutes } from './routes/messages.js'
+import { spamRoutes } from './routes/spam.js'
 import { tagsRoutes } from './routes/tags.js'
 import { viewRoutes } from './routes/view.js'
 import { DEFAULT_HTTP_LIMITS, registerSecurity, serverOptions, type HttpLimits } from './security.js'
@@ -116,7 +117,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
 
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes]) {
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, spamRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

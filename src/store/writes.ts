@@ -4,7 +4,7 @@ import { ipToBigInt } from '../config/index.js'
 import { AppError } from '../errors.js'
 import { DEFAULT_COMPRESSION, encodeRaw } from './raw-codec.js'
 import { compileSearch } from './search-query.js'
-import type { Envelope, MessageSummary, Selection } from './types.js'
+import type { Envelope, MessageSummary, Selection, SpamCheck } from './types.js'
 
 // Every write of the store, as plain functions of one connection: new messages, indexer summaries
 // and auth results, read flags, tags, deletes, prune, requeue. The same code runs in the writer
@@ -29,6 +29,12 @@ export interface SummaryItem {
   summary: MessageSummary
 }
 
+/** SpamAssassin's answer for a message (--spamd), saved after commit by the spam checker. */
+export interface SpamItem {
+  seq: number
+  spam: SpamCheck
+}
+
 /** SPF/DKIM/DMARC/ARC results, saved after the rest of a message's summary (they wait on DNS). */
 export interface AuthItem {
   seq: number
@@ -40,6 +46,7 @@ export interface Writes {
   insertBatch(batch: InsertRequest[]): InsertResult[]
   saveSummaries(items: SummaryItem[]): void
   saveAuth(items: AuthItem[]): void
+  saveSpam(items: SpamItem[]): void
   setRead(selection: Selection, read: boolean): number
   /** Deletes at most DELETE_BATCH matching messages in one transaction; 0 when none is left. */
   deleteBatch(selection: Selection): number
@@ -86,6 +93,9 @@ export function createWrites(db: Database.Database, opts: WritesOptions = {}): W
       snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
       WHERE seq = @seq`),
     saveAuth: db.prepare('UPDATE messages SET auth_json = ? WHERE seq = ?'),
+    // A result without a score (spamd failed on it) leaves score and verdict NULL: neither
+    // score: nor is:spam finds it.
+    saveSpam: db.prepare('UPDATE messages SET spam_score = ?, spam_flag = ?, spam_json = ? WHERE seq = ?'),
     ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
@@ -232,6 +242,13 @@ export function createWrites(db: Database.Database, opts: WritesOptions = {}): W
     },
     saveAuth: db.transaction((items: AuthItem[]) => {
       for (const { seq, auth } of items) stmt.saveAuth.run(auth === null || auth === undefined ? null : JSON.stringify(auth), seq)
+    }),
+
+    saveSpam: db.transaction((items: SpamItem[]) => {
+      for (const { seq, spam } of items) {
+        const checked = spam.error === ''
+        stmt.saveSpam.run(checked ? spam.score : null, checked ? (spam.isSpam ? 1 : 0) : null, JSON.stringify(spam), seq)
+      }
     }),
 
     setRead(selection, read) {
