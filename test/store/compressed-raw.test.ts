@@ -189,5 +189,5 @@ describe('compressed storage through the server', () => {
     } finally {
       await app.stop()
     }
-  })
+  }, 90_000)
 })
