@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runExport } from '../../src/cli/export.js'
 import { checkWithSpamd, parseReportRules, SpamdUnavailable } from '../../src/mail/spamd.js'
 import { createSpamChecker } from '../../src/mail/spam-checker.js'
-import { createMessageStore } from '../../src/store/index.js'
+import { compileSearch, createMessageStore } from '../../src/store/index.js'
 import { makeEnvelope } from '../helpers/fixtures.js'
 import { startTestApp } from '../helpers/test-app.js'
 
@@ -177,6 +177,14 @@ describe('spamd client without spamd', () => {
   it('reports an unreachable spamd as SpamdUnavailable (retried later), not as a verdict', async () => {
     const port = await freePort() // nothing listens there now
     await expect(checkWithSpamd({ host: '127.0.0.1', port }, ham)).rejects.toBeInstanceOf(SpamdUnavailable)
+  })
+
+  it('compiles score: comparisons and refuses a score that is not a number', () => {
+    expect(compileSearch('score:>5')).toMatchObject({ where: '(m.spam_score > ?)', params: [5] })
+    expect(compileSearch('score:<=-1.5')).toMatchObject({ where: '(m.spam_score <= ?)', params: [-1.5] })
+    expect(compileSearch('score:3')).toMatchObject({ where: '(m.spam_score >= ?)', params: [3] })
+    expect(compileSearch('is:spam').where).toBe('(m.spam_flag = 1)')
+    expect(() => compileSearch('score:high')).toThrow(/score: expected a SpamAssassin score/)
   })
 
   it('reads rule tables whose descriptions wrap', () => {
