@@ -7,6 +7,7 @@ import { cidrContains, loadConfig, parseCidr } from '../config/index.js'
 import { AppError } from '../errors.js'
 import { manifestEntry } from '../http/routes/export.js'
 import { drained, mboxChunks, pumpZip, type MboxItem, type ZipEntry } from '../mail/export-formats.js'
+import { decodeRaw } from '../store/raw-codec.js'
 import { compileSearch } from '../store/search-query.js'
 import type { Envelope, StoredMessage } from '../store/index.js'
 import { createProgress, formatBytes } from './progress.js'
@@ -95,12 +96,13 @@ interface Row {
   tags: string | null
   rcpts: string
   raw: Buffer
+  raw_codec: string | null
 }
 
 const COLUMNS = `m.*,
   (SELECT group_concat(t.name, char(31)) FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE mt.seq = m.seq) AS tags,
   (SELECT json_group_array(json_array(rc.address, json(rc.params)) ORDER BY rc.pos) FROM recipients rc WHERE rc.seq = m.seq) AS rcpts,
-  r.raw`
+  r.raw, r.codec AS raw_codec`
 
 /** The fields of a row that the zip manifest shows, as the store's StoredMessage. */
 function toStoredMessage(row: Row): StoredMessage {
@@ -178,6 +180,10 @@ function* matching(db: Database, search: string): Generator<Row> {
   const read = db.prepare<[string], Row>(
     `SELECT ${COLUMNS} FROM messages m JOIN message_raw r ON r.seq = m.seq WHERE m.seq IN (SELECT value FROM json_each(?)) ORDER BY m.seq`,
   )
+  // The original bytes (sizes above are of those too); the row may hold them compressed.
+  const readGroup = function* (group: number[]): Generator<Row> {
+    for (const row of read.all(JSON.stringify(group))) yield { ...row, raw: decodeRaw(row.raw, row.raw_codec), raw_codec: null }
+  }
   let after = 0
   for (;;) {
     const seqs = page.all(after, ...f.params)
@@ -186,14 +192,14 @@ function* matching(db: Database, search: string): Generator<Row> {
     let bytes = 0
     for (const { seq, size } of seqs) {
       if (group.length && bytes + size > GROUP_BYTES) {
-        yield* read.all(JSON.stringify(group))
+        yield* readGroup(group)
         group = []
         bytes = 0
       }
       group.push(seq)
       bytes += size
     }
-    yield* read.all(JSON.stringify(group))
+    yield* readGroup(group)
     after = seqs[seqs.length - 1]!.seq
   }
 }

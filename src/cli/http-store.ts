@@ -57,6 +57,7 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
       return pool.run({ op: 'neighbours', id, search: s }, budget.search)
     },
     counts: async () => reader.counts(),
+    rawBytes: async () => reader.rawBytes(),
     listTags: async () => reader.listTags(),
     tagCounts: async () => reader.tagCounts(),
     stats: () => pool.run<StoreStats>({ op: 'stats', now: Date.now() }, budget.report),

@@ -12,6 +12,7 @@ import { infoRoutes } from './routes/info.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { messageRoutes } from './routes/message.js'
 import { messagesRoutes } from './routes/messages.js'
+import { spamRoutes } from './routes/spam.js'
 import { tagsRoutes } from './routes/tags.js'
 import { viewRoutes } from './routes/view.js'
 import { DEFAULT_HTTP_LIMITS, registerSecurity, serverOptions, type HttpLimits } from './security.js'
@@ -119,7 +120,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
 
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, metricsRoutes]) {
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, metricsRoutes, spamRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

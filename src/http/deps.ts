@@ -17,6 +17,8 @@ export interface HttpStore {
   list(query: ListQuery): Promise<Page>
   neighbours(id: string, search?: string): Promise<{ previous: string | null; next: string | null }>
   counts(): Promise<{ total: number; unread: number }>
+  /** Raw bytes of all messages as received and as stored (compressed). */
+  rawBytes(): Promise<{ original: number; stored: number }>
   listTags(): Promise<string[]>
   tagCounts(): Promise<Record<string, number>>
   stats(): Promise<StoreStats>

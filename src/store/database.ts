@@ -33,7 +33,7 @@ function applyMigrations(db: Database): void {
 // quick. A bigger one keeps reusing its free pages without giving them back to the file system.
 const CONVERT_MAX_BYTES = 64 * 1024 * 1024
 
-function convertToIncremental(db: Database.Database): void {
+function convertToIncremental(db: Database): void {
   if ((db.pragma('auto_vacuum', { simple: true }) as number) !== 0) return
   const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)
   if (bytes > CONVERT_MAX_BYTES) return

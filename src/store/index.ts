@@ -9,6 +9,6 @@ export { createReports, type Reports, type StoreStats, type Backscatter, type Ba
 export { createIndexQueue, type IndexQueue, type QueuedMessage } from './index-queue.js'
 export { createPortWriter, type Writer } from './writer.js'
 export { storeHealth, type WriteOp } from './write-ops.js'
-export type { SummaryItem, AuthItem, InsertRequest } from './writes.js'
+export type { SummaryItem, AuthItem, SpamItem, InsertRequest } from './writes.js'
 export { compileSearch, tokenize } from './search-query.js'
 export type * from './types.js'

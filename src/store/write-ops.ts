@@ -1,4 +1,4 @@
-import type { AuthItem, SummaryItem, Writes } from './writes.js'
+import type { AuthItem, SpamItem, SummaryItem, Writes } from './writes.js'
 import type { Selection } from './types.js'
 
 // The writes other threads ask the writer for, as data, and how the writer runs them. Long ones
@@ -8,6 +8,7 @@ import type { Selection } from './types.js'
 export type WriteOp =
   | { op: 'summaries'; items: SummaryItem[] }
   | { op: 'auth'; items: AuthItem[] }
+  | { op: 'spam'; items: SpamItem[] }
   | { op: 'setRead'; selection: Selection; read: boolean }
   | { op: 'delete'; selection: Selection }
   | { op: 'setTags'; ids: string[]; tags: string[] }
@@ -60,6 +61,9 @@ export async function runWrite(writes: Writes, w: WriteOp, opts: { deleteBatch?:
       return w.items.length
     case 'auth':
       writes.saveAuth(w.items)
+      return w.items.length
+    case 'spam':
+      writes.saveSpam(w.items)
       return w.items.length
     case 'setRead':
       return writes.setRead(w.selection, w.read)

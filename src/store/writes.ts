@@ -2,8 +2,9 @@ import type Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import { ipToBigInt } from '../config/index.js'
 import { AppError } from '../errors.js'
+import { DEFAULT_COMPRESSION, encodeRaw } from './raw-codec.js'
 import { compileSearch } from './search-query.js'
-import type { Envelope, MessageSummary, Selection } from './types.js'
+import type { Envelope, MessageSummary, Selection, SpamCheck } from './types.js'
 
 // Every write of the store, as plain functions of one connection: new messages, indexer summaries
 // and auth results, read flags, tags, deletes, prune, requeue. The same code runs in the writer
@@ -31,6 +32,12 @@ export interface SummaryItem {
   summary: MessageSummary
 }
 
+/** SpamAssassin's answer for a message (--spamd), saved after commit by the spam checker. */
+export interface SpamItem {
+  seq: number
+  spam: SpamCheck
+}
+
 /** SPF/DKIM/DMARC/ARC results, saved after the rest of a message's summary (they wait on DNS). */
 export interface AuthItem {
   seq: number
@@ -42,6 +49,7 @@ export interface Writes {
   insertBatch(batch: InsertRequest[]): InsertResult[]
   saveSummaries(items: SummaryItem[]): void
   saveAuth(items: AuthItem[]): void
+  saveSpam(items: SpamItem[]): void
   setRead(selection: Selection, read: boolean): number
   /** Deletes at most `limit` (DELETE_BATCH) matching messages in one transaction; 0 when none is left. */
   deleteBatch(selection: Selection, limit?: number): number
@@ -68,7 +76,13 @@ export interface Writes {
 const addrText = (list: { Name: string; Address: string }[]): string =>
   list.map((a) => `${a.Name} ${a.Address}`.trim()).join(', ').toLowerCase()
 
-export function createWrites(db: Database.Database): Writes {
+export interface WritesOptions {
+  /** --compression level for new raw bytes (0 = store as received); see raw-codec.ts. */
+  compression?: number
+}
+
+export function createWrites(db: Database.Database, opts: WritesOptions = {}): Writes {
+  const compression = opts.compression ?? DEFAULT_COMPRESSION
   const stmt = {
     // Positional parameters: binding 22 named ones looked each up on the object. from_search and
     // to_search stay NULL here: messages_search_fts follows them through its UPDATE trigger only.
@@ -76,10 +90,12 @@ export function createWrites(db: Database.Database): Writes {
     // CPU per message (docs/performance.md).
     insertMessage: db.prepare(`INSERT INTO messages (id, received_at, listener, client_ip, client_ip4, client_port,
       ip_source, relay_ip, relay_port, helo, client_hostname, tls_protocol, tls_cipher, auth_user, mail_from,
-      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet, malformed)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    countInserted: db.prepare('UPDATE message_counts SET total = total + ?, unread = unread + ? WHERE id = 1'),
-    insertRaw: db.prepare('INSERT INTO message_raw (seq, raw) VALUES (?, ?)'),
+      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet, malformed, stored_size)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    countInserted: db.prepare(
+      'UPDATE message_counts SET total = total + ?, unread = unread + ?, raw_original = raw_original + ?, raw_stored = raw_stored + ? WHERE id = 1',
+    ),
+    insertRaw: db.prepare('INSERT INTO message_raw (seq, raw, codec) VALUES (?, ?, ?)'),
     insertRcpt: db.prepare('INSERT INTO recipients (seq, pos, address, params) VALUES (?, ?, ?, ?)'),
     saveSummary: db.prepare(`UPDATE messages SET indexed_at = @indexedAt, parse_error = @parseError, subject = @subject,
       from_name = @fromName, from_addr = @fromAddr, from_search = @fromSearch, to_search = @toSearch,
@@ -87,6 +103,9 @@ export function createWrites(db: Database.Database): Writes {
       snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
       WHERE seq = @seq`),
     saveAuth: db.prepare('UPDATE messages SET auth_json = ? WHERE seq = ?'),
+    // A result without a score (spamd failed on it) leaves score and verdict NULL: neither
+    // score: nor is:spam finds it.
+    saveSpam: db.prepare('UPDATE messages SET spam_score = ?, spam_flag = ?, spam_json = ? WHERE seq = ?'),
     ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
@@ -121,9 +140,15 @@ export function createWrites(db: Database.Database): Writes {
     stmt.tagsGc.run()
   })
 
+  // Raw bytes of the current transaction, original and stored, for message_counts.
+  let batchOriginal = 0
+  let batchStored = 0
+
   function insertOne(r: InsertRequest): { seq: number; sha256: string } {
     const env = r.env
     const sha256 = createHash('sha256').update(r.raw).digest('hex')
+    // Compressed here, in the writer thread (never on the SMTP thread), before the row is written.
+    const { stored, codec } = encodeRaw(Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength), compression)
     const ip4 = ipToBigInt(env.clientIp)
     const info = stmt.insertMessage.run(
       r.id,
@@ -149,9 +174,12 @@ export function createWrites(db: Database.Database): Writes {
       env.transaction,
       env.pregreet ? 1 : 0,
       env.malformed ? 1 : 0,
+      codec === null ? null : stored.length,
     )
     const seq = Number(info.lastInsertRowid)
-    stmt.insertRaw.run(seq, Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength))
+    stmt.insertRaw.run(seq, stored, codec)
+    batchOriginal += r.raw.length
+    batchStored += stored.length
     env.rcptTo.forEach((rc, pos) => stmt.insertRcpt.run(seq, pos, rc.address, JSON.stringify(rc.params)))
     for (const tag of env.tags) stmt.tagLink.run(seq, tagIdFor(tag))
     return { seq, sha256 }
@@ -160,13 +188,15 @@ export function createWrites(db: Database.Database): Writes {
   // message_counts has no insert trigger (migration 003): each transaction adds its rows once.
   // New rows are unread.
   const commitBatch = db.transaction((batch: InsertRequest[]) => {
+    batchOriginal = batchStored = 0
     const results = batch.map(insertOne)
-    stmt.countInserted.run(batch.length, batch.length)
+    stmt.countInserted.run(batch.length, batch.length, batchOriginal, batchStored)
     return results
   })
   const commitSingle = db.transaction((r: InsertRequest) => {
+    batchOriginal = batchStored = 0
     const result = insertOne(r)
-    stmt.countInserted.run(1, 1)
+    stmt.countInserted.run(1, 1, batchOriginal, batchStored)
     return result
   })
 
@@ -222,6 +252,13 @@ export function createWrites(db: Database.Database): Writes {
     },
     saveAuth: db.transaction((items: AuthItem[]) => {
       for (const { seq, auth } of items) stmt.saveAuth.run(auth === null || auth === undefined ? null : JSON.stringify(auth), seq)
+    }),
+
+    saveSpam: db.transaction((items: SpamItem[]) => {
+      for (const { seq, spam } of items) {
+        const checked = spam.error === ''
+        stmt.saveSpam.run(checked ? spam.score : null, checked ? (spam.isSpam ? 1 : 0) : null, JSON.stringify(spam), seq)
+      }
     }),
 
     setRead(selection, read) {

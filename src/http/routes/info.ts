@@ -28,6 +28,11 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
                 type: 'object',
                 properties: { Writable: { type: 'boolean' }, Problem: { type: 'string' } },
               },
+              // holdmail's addition: raw bytes as received and as stored (--compression)
+              RawBytes: {
+                type: 'object',
+                properties: { Original: { type: 'integer' }, Stored: { type: 'integer' } },
+              },
               RuntimeStats: {
                 type: 'object',
                 properties: {
@@ -46,7 +51,13 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async () => {
-      const [counts, size, tags, health] = await Promise.all([deps.store.counts(), deps.store.dbSizeBytes(), deps.store.tagCounts(), deps.store.health()])
+      const [counts, size, tags, health, raw] = await Promise.all([
+        deps.store.counts(),
+        deps.store.dbSizeBytes(),
+        deps.store.tagCounts(),
+        deps.store.health(),
+        deps.store.rawBytes(),
+      ])
       const stats = deps.stats()
       return {
         Version: VERSION,
@@ -57,6 +68,7 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         Unread: counts.unread,
         Tags: tags,
         Store: { Writable: health.writable, Problem: health.problem },
+        RawBytes: { Original: raw.original, Stored: raw.stored },
         RuntimeStats: {
           Uptime: Math.round((Date.now() - deps.startedAt) / 1000),
           Memory: process.memoryUsage().rss,
