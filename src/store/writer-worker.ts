@@ -27,7 +27,7 @@ const db = openDatabase(path, { migrate: false, cacheKiB: 4096 })
 // rows they checked exist: foreign-key lookups would prove nothing and cost a share of each commit.
 // Deletes turn them on for their own transactions (writes.ts).
 db.pragma('foreign_keys = OFF')
-const writes = createWrites(db)
+const writes = createWrites(db, { compression: (workerData as { data: { compression?: number } }).data.compression })
 
 // The database file deleted or replaced under a running holdmail (`rm holdmail.db*`): SQLite keeps
 // writing to the open, unlinked files, so every commit would succeed and be lost at the next start.
