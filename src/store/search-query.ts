@@ -41,7 +41,8 @@ export const MAX_SEARCH_TERMS = 100
 export function tokenize(query: string): Term[] {
   const terms: Term[] = []
   // a term: optional -/!, optional field:, then a "quoted" or bare value
-  const re = /([-!]?)(?:([a-z][a-z0-9-]*):)?(?:"((?:[^"\\]|\\.)*)"?|(\S+))/giy
+  // (a field may have an empty value, "from:" alone, which the field then ignores or refuses)
+  const re = /([-!]?)(?:([a-z][a-z0-9-]*):)?(?:"((?:[^"\\]|\\.)*)"?|(\S*))/giy
   let i = 0
   while (i < query.length) {
     if (/\s/.test(query[i]!)) {
@@ -346,7 +347,11 @@ function compileTerm(t: Term, opts: SearchOptions): CompiledTerm {
 }
 
 export function compileSearch(query: string, opts: SearchOptions = {}): SqlFilter {
-  const compiled = tokenize(query).map((term) => ({ term, c: compileTerm(term, opts) }))
+  // A term that compiles to nothing (an empty from:, a lone "-", punctuation only) is dropped, so
+  // that negating it does not turn it into "match nothing".
+  const compiled = tokenize(query)
+    .map((term) => ({ term, c: compileTerm(term, opts) }))
+    .filter(({ c }) => c.where !== '1')
   // coalesce: a summary column is NULL until indexed, and NOT NULL would hide the row
   const sql = (negate: boolean, c: SqlFilter): string => (negate ? `NOT coalesce((${c.where}), 0)` : `(${c.where})`)
   const join = (items: { negate: boolean; c: SqlFilter }[]): SqlFilter => ({
