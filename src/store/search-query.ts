@@ -217,6 +217,12 @@ function parseDate(field: string, value: string, opts: SearchOptions): number {
 
 const AUTH_RESULTS = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy', 'not-evaluated'])
 
+/** Every field the search knows (the UI's search help lists each of them). */
+export const SEARCH_FIELDS = [
+  'from', 'to', 'addressed', 'cc', 'bcc', 'reply-to', 'subject', 'message-id', 'larger', 'smaller', 'tag', 'is', 'has',
+  'before', 'after', 'mailfrom', 'rcpt', 'helo', 'origin', 'ip', 'spf', 'dmarc', 'arc', 'dkim', 'kind', 'status', 'listener',
+] as const
+
 // Fields whose empty value ("from:" alone, or from:"") is ignored, as Mailpit ignores it, rather
 // than matching every message or none.
 const IGNORED_WHEN_EMPTY = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'addressed', 'subject', 'message-id'])

@@ -145,3 +145,21 @@ describe('Mailpit search terms', () => {
     }
   })
 })
+
+describe('the search help', () => {
+  it('lists every field the search knows, and every known field compiles', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const { SEARCH_FIELDS } = await import('../../src/store/search-query.js')
+    const help = await readFile(new URL('../../web/dialogs.js', import.meta.url), 'utf8')
+    const listed = help.slice(help.indexOf('const SEARCH_HELP'), help.indexOf('export function helpDialog'))
+    for (const field of SEARCH_FIELDS) expect(listed, field).toMatch(new RegExp(`(^|[^a-z-])${field}:`))
+    for (const value of ['read', 'unread', 'tagged', 'tls', 'auth', 'pregreet', 'unparsed', 'malformed']) expect(listed).toContain(`is:${value}`)
+    for (const value of ['attachment', 'inline']) expect(listed).toContain(`has:${value}`)
+    // a field the search does not know is text, so each listed field must compile to something
+    // other than a free-text lookup of "field:value"
+    for (const field of SEARCH_FIELDS) {
+      const value = { is: 'read', has: 'inline', larger: '1k', smaller: '1k', before: '2026-01-01', after: '2026-01-01', ip: '192.0.2.1', origin: '192.0.2.1', spf: 'pass', dmarc: 'pass', arc: 'pass', dkim: 'pass' }[field as string] ?? 'abc'
+      expect(compileSearch(`${field}:${value}`).params, field).not.toContain(`"${field}:${value}"`)
+    }
+  })
+})
