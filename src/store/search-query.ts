@@ -173,9 +173,10 @@ export interface SearchOptions {
 
 /** Milliseconds to add to UTC to get the wall-clock time in `tz` at instant `t`. */
 function zoneOffset(t: number, tz: Intl.DateTimeFormat): number {
-  const parts: Record<string, number> = {}
-  for (const p of tz.formatToParts(new Date(t))) if (p.type !== 'literal') parts[p.type] = Number(p.value)
-  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!)
+  const parts = new Map<string, number>()
+  for (const p of tz.formatToParts(new Date(t))) if (p.type !== 'literal') parts.set(p.type, Number(p.value))
+  const get = (type: string): number => parts.get(type) ?? 0
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
   return wall - Math.floor(t / 1000) * 1000
 }
 

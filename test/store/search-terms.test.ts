@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMessageStore, type Envelope, type MessageStore, type MessageSummary } from '../../src/store/index.js'
 import { compileSearch } from '../../src/store/search-query.js'
 import { blankSummary, makeEnvelope } from '../helpers/fixtures.js'
@@ -46,7 +46,7 @@ describe('Mailpit search terms', () => {
       bodyText: 'ab cd, see re:ticket 42',
     })
   })
-  afterEach(() => undefined)
+  afterAll(async () => store.close())
 
   const find = (search: string, tz?: string): string[] =>
     store
@@ -141,7 +141,7 @@ describe('Mailpit search terms', () => {
       await s.saveSummaries([{ seq: m2.seq, summary: { ...blankSummary(), subject: 'other' } }])
       expect(s.list({ search: 'okk' }).messages).toEqual([])
     } finally {
-      s.close()
+      await s.close()
     }
   })
 })
