@@ -226,7 +226,7 @@ export const SEARCH_FIELDS = [
 
 // Fields whose empty value ("from:" alone, or from:"") is ignored, as Mailpit ignores it, rather
 // than matching every message or none.
-const IGNORED_WHEN_EMPTY = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'addressed', 'subject', 'message-id'])
+const IGNORED_WHEN_EMPTY = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'addressed', 'subject', 'message-id', 'tag'])
 
 function compileTerm(t: Term, opts: SearchOptions): CompiledTerm {
   const v = t.value

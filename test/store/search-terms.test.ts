@@ -104,6 +104,7 @@ describe('Mailpit search terms', () => {
     ['from: ebra', ['zebra']],
     ['to: message-id:', ['big', 'small', 'zebra']],
     ['-from:', ['big', 'small', 'zebra']],
+    ['tag:', ['big', 'small', 'zebra']],
     ['- ebra', ['zebra']], // a lone "-" is no term
   ])('%s', (q, expected) => {
     expect(find(q)).toEqual(expected)
