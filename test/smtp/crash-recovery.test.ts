@@ -17,8 +17,8 @@ const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 const CONNECTIONS = 8
 const MAX_PER_CONNECTION = 250 // 8 × 250 = 2000: far past the kill point, a bound for the loop
 const TRAFFIC_DEADLINE_MS = 12_000
-const START_TIMEOUT_MS = 10_000
-const INDEX_WAIT_MS = 10_000
+const START_TIMEOUT_MS = 40_000
+const INDEX_WAIT_MS = 30_000
 const MIN_ACKED = 100 // below this the machine was too slow for the test to mean much
 
 interface Server {
