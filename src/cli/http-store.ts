@@ -1,5 +1,5 @@
 import type { DetailPart, HttpStore, MessageParser, ParsedMessage } from '../http/index.js'
-import type { MessageSummary, Page, RawMessage, Reader, StoredMessage, StoreStats, Backscatter, Writer } from '../store/index.js'
+import { newMessageId, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
 import type { ReadPool } from './read-pool.js'
 
 // The HTTP thread's view of the store. Point reads (one message, its bytes, counts, tags, the
@@ -70,6 +70,11 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
     addTags: async (ids, tags) => void (await write({ op: 'addTags', ids, tags })),
     renameTag: async (from, to) => void (await write({ op: 'renameTag', from, to })),
     deleteTag: async (tag) => void (await write({ op: 'deleteTag', tag })),
+    async insert(raw, envelope) {
+      const id = newMessageId()
+      const { seq, sha256 } = await writer.insert({ id, raw, env: envelope })
+      return { id, seq, size: raw.length, sha256, read: false, tags: [...envelope.tags], envelope, indexed: false, summary: null }
+    },
   }
 }
 

@@ -3,7 +3,8 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { pino } from 'pino'
 import type { Config } from '../config/index.js'
 import { buildHttpApp, createEventHub, listItemJson, type HttpLimits } from '../http/index.js'
-import { createPortWriter, createReader, openDatabase, type StoredMessage } from '../store/index.js'
+import type { ChaosTriggersJson } from '../http/deps.js'
+import { createPortWriter, createReader, openDatabase, type Envelope, type StoredMessage } from '../store/index.js'
 import { onCloseRequest, portClient, serveRequests } from '../threads/index.js'
 import { terminalDestination } from './log-destination.js'
 import { createHttpStore, createMessageParser, type READ_BUDGET_MS } from './http-store.js'
@@ -31,6 +32,13 @@ export interface HttpThreadData {
 export type HttpThreadEvent = { type: 'stored'; message: StoredMessage } | { type: 'indexed'; ids: string[] } | { type: 'pruned' }
 /** To the SMTP thread: whether any browser listens for events (so it only posts new mail when one does). */
 export type HttpThreadNotice = { type: 'listeners'; count: number }
+/** Requests to the SMTP thread (owner.request). */
+export type HttpThreadRequest =
+  | { op: 'settle' }
+  | { op: 'stored'; id: string }
+  | { op: 'tagsFor'; envelope: Envelope }
+  | { op: 'chaos'; set?: Partial<ChaosTriggersJson> }
+  | { op: 'ready' }
 
 const port = parentPort!
 const data = (workerData as { data: HttpThreadData }).data
@@ -71,7 +79,15 @@ const ready = buildHttpApp({
   startedAt: data.startedAt,
   stats: () => ({ smtpAccepted: counters[0]!, smtpAcceptedBytes: counters[1]!, smtpRejected: counters[2]! }),
   webRoot: data.webRoot,
-  settle: () => owner.request<void>({ op: 'settle' }),
+  settle: () => owner.request<void>({ op: 'settle' } satisfies HttpThreadRequest),
+  stored: (message) => owner.request<void>({ op: 'stored', id: message.id } satisfies HttpThreadRequest),
+  tagsFor: (envelope) => owner.request<string[]>({ op: 'tagsFor', envelope } satisfies HttpThreadRequest),
+  chaos: {
+    enabled: config.enableChaos,
+    get: () => owner.request<ChaosTriggersJson>({ op: 'chaos' } satisfies HttpThreadRequest),
+    set: (triggers) => owner.request<ChaosTriggersJson>({ op: 'chaos', set: triggers } satisfies HttpThreadRequest),
+  },
+  ready: () => owner.request<{ ok: boolean; reason?: string }>({ op: 'ready' } satisfies HttpThreadRequest),
   readersBusy: () => pool.busy(),
 }, data.httpLimits)
 

@@ -10,7 +10,8 @@ import { createIndexer, createThreadIndexer, type Analyser, type Indexer } from 
 import { createSmtpListener, loadTlsMaterial, sharedListenerOptions, type SmtpListener } from '../smtp/index.js'
 import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
 import { serveRequests, spawnThread, type Thread } from '../threads/index.js'
-import type { HttpThreadData, HttpThreadEvent, HttpThreadNotice } from './http-thread.js'
+import { envelopeTags } from '../mail/tags.js'
+import type { HttpThreadData, HttpThreadEvent, HttpThreadNotice, HttpThreadRequest } from './http-thread.js'
 
 const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
 const PRUNE_INTERVAL_MS = 60_000
@@ -120,6 +121,8 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       const tags = [
         ...(opts.tagsFor?.(env) ?? []),
         ...tagsForRoutes(routes, { mailFrom: env.mailFrom, rcptTo: env.rcptTo.map((r) => r.address), clientIp: env.clientIp, helo: env.helo }),
+        // Mailpit's --tags-plus-addresses and --tags-username (the X-Tags header is read by the indexer).
+        ...envelopeTags(env, { plusAddresses: config.tagsPlusAddresses, username: config.tagsUsername }),
       ]
       return [...new Set([...(config.listenerTag ? [config.listenerTag] : []), ...tags])]
     }
@@ -158,6 +161,20 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       listeners.push(listener)
     }
 
+    // Ready: every configured listener bound and the writer thread answering a write (an update
+    // of no row still takes the database's write lock).
+    const ready = async (): Promise<{ ok: boolean; reason?: string }> => {
+      if (stopping) return { ok: false, reason: 'stopping' }
+      const unbound = (['smtp', 'smtps', 'lmtp'] as const).filter((k) => config[k] && !bound[k])
+      if (unbound.length) return { ok: false, reason: `listener ${unbound.join(', ')} not bound` }
+      try {
+        await store.setRead({ ids: [] }, false)
+      } catch (err) {
+        return { ok: false, reason: `store not writable: ${(err as Error).message}` }
+      }
+      return { ok: true }
+    }
+
     // A client that got its 250 and then reads the API (a developer's test with a Mailpit client)
     // must see the subject, addresses and search hits of that message, as Mailpit gives them: the
     // 250 comes before parsing here, so an API request first lets the indexer catch up with what
@@ -192,7 +209,21 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     http = httpThread
     cleanups.push(() => httpThread.close())
     serveRequests(async (body) => {
-      if ((body as { op?: string }).op === 'settle') return settle()
+      const req = body as HttpThreadRequest
+      switch (req.op) {
+        case 'settle':
+          return settle()
+        case 'stored':
+          // A message the HTTP thread stored (POST /api/v1/send): index it now, not at the next poll.
+          indexer.notify()
+          return
+        case 'tagsFor':
+          return tagsFor(req.envelope)
+        case 'chaos':
+          return req.set ? shared.chaos.set(req.set) : shared.chaos.get()
+        case 'ready':
+          return ready()
+      }
       throw new Error('unknown request')
     }, httpThread.worker)
     let httpAddr: AddressInfo

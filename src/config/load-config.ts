@@ -42,6 +42,10 @@ export interface Config {
   enableChaos: boolean
   /** Host header names (lowercase, no port) accepted besides loopback ones when HTTP auth is off. */
   httpAllowedHosts: readonly string[]
+  /** Where each stored message's summary is posted ('' = no webhook). */
+  webhookUrl: string
+  tagsPlusAddresses: boolean
+  tagsUsername: boolean
 }
 
 /**
@@ -52,6 +56,14 @@ export interface Config {
  * data/ keeps DESIGN.md's `data/holdmail.db` contract and the clone as the one place to look.
  */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(value).protocol)
+  } catch {
+    return false
+  }
+}
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 
@@ -139,6 +151,10 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     throw new AppError('BAD_CONFIG', '--max-data-memory must be at least --max-message-size (or 0 for no budget)')
   }
   if (maxRecipients < 1) throw new AppError('BAD_CONFIG', '--max-recipients must be at least 1')
+  const webhookUrl = get('webhook-url')
+  if (webhookUrl && !isHttpUrl(webhookUrl)) {
+    throw new AppError('BAD_CONFIG', `--webhook-url: expected an http:// or https:// URL, got "${webhookUrl}"`)
+  }
 
   return Object.freeze({
     smtp: parseAddress('smtp', get('smtp')),
@@ -176,6 +192,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       .map((h) => h.trim().toLowerCase())
       .map((h) => (h.startsWith('[') ? h.slice(1, h.indexOf(']')) : isIP(h) === 6 ? h : h.replace(/:\d+$/, '')))
       .filter((h) => h !== ''),
+    webhookUrl,
+    tagsPlusAddresses: boolSwitch('tags-plus-addresses'),
+    tagsUsername: boolSwitch('tags-username'),
   })
 }
 

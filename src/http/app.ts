@@ -7,6 +7,10 @@ import { join } from 'node:path'
 import { AppError } from '../errors.js'
 import type { HttpDeps } from './deps.js'
 import { analysisRoutes } from './routes/analysis.js'
+import { chaosRoutes } from './routes/chaos.js'
+import { healthRoutes } from './routes/health.js'
+import { sendRoutes } from './routes/send.js'
+import { webuiRoutes } from './routes/webui.js'
 import { exportRoutes } from './routes/export.js'
 import { infoRoutes } from './routes/info.js'
 import { messageRoutes } from './routes/message.js'
@@ -78,6 +82,8 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
   const { httpAuth, httpToken } = deps.config
   if (httpAuth || httpToken) {
     app.addHook('onRequest', async (req) => {
+      // Probes (a container orchestrator) carry no credentials and learn nothing but "ok".
+      if (req.url === '/livez' || req.url === '/readyz') return
       const header = req.headers.authorization ?? ''
       if (httpToken && header.startsWith('Bearer ') && safeEqual(header.slice(7), httpToken)) return
       if (httpAuth && header.startsWith('Basic ')) {
@@ -116,7 +122,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
 
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes]) {
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -1,6 +1,7 @@
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser'
 import type { Address, Envelope, MessageSummary } from '../store/index.js'
 import { readHeaders } from './headers.js'
+import { tagsFromXTags } from './tags.js'
 
 const SNIPPET_CHARS = 250
 // Text beyond this is left out of the full-text index: spam bodies can be megabytes of filler.
@@ -100,9 +101,12 @@ export async function summarize(raw: Buffer, envelope: Envelope): Promise<Messag
     kind: 'message',
     auth: null,
     analysis: null,
-    tags: [],
+    // Mailpit's X-Tags header; the indexer links these tags when it saves the summary.
+    tags: tagsFromXTags(headerValues(parsed.headers.get('x-tags'))),
   }
 }
+
+const headerValues = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [])
 
 /** A summary with nothing in it: the base of the fallbacks below and of a message nothing could index. */
 export function emptySummary(parseError: string | null): MessageSummary {
@@ -136,5 +140,6 @@ function fallbackSummary(raw: Buffer, envelope: Envelope, error: string): Messag
     from: first('from') ? { Name: '', Address: first('from') } : null,
     bcc: uniqueAddresses([envelope.rcptTo.map((r) => ({ Name: '', Address: r.address }))]),
     messageId: first('message-id').replace(/^<|>$/g, ''),
+    tags: tagsFromXTags(headers.filter((h) => h.name.toLowerCase() === 'x-tags').map((h) => h.value)),
   }
 }

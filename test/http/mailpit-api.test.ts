@@ -84,6 +84,75 @@ describe('mailpit-api client', () => {
     expect((await mailpit.getInfo()).Messages).toBe(0)
   })
 
+  it('stores a message sent through the API (never delivered) and returns its ID', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201b2ff1f9f0000000049454e44ae426082', 'hex')
+    const { ID } = await mailpit.sendMessage({
+      From: { Email: 'app@dev.example', Name: 'The App' },
+      To: [{ Email: 'user+signup@example.test', Name: 'User' }],
+      Cc: [{ Email: 'cc@example.test' }],
+      Bcc: ['hidden@example.test'],
+      ReplyTo: [{ Email: 'support@dev.example' }],
+      Subject: 'Confirm your address',
+      Text: 'Click the link to confirm',
+      HTML: '<p>Click <a href="https://dev.example/c">here</a></p><img src="cid:logo">',
+      Attachments: [
+        { Content: Buffer.from('id,name\n1,x\n').toString('base64'), Filename: 'list.csv', ContentType: 'text/csv' },
+        { Content: png.toString('base64'), Filename: 'logo.png', ContentType: 'image/png', ContentID: 'logo' },
+      ],
+      Headers: { 'X-Campaign': 'signup' },
+      Tags: ['api-test'],
+    })
+    expect(ID).toMatch(/\S/)
+    const m = await mailpit.getMessageSummary(ID)
+    expect(m.Subject).toBe('Confirm your address')
+    expect(m.From).toEqual({ Name: 'The App', Address: 'app@dev.example' })
+    expect(m.To).toEqual([{ Name: 'User', Address: 'user+signup@example.test' }])
+    expect(m.Cc).toEqual([{ Name: '', Address: 'cc@example.test' }])
+    expect(m.Bcc.map((a) => a.Address)).toEqual(['hidden@example.test'])
+    expect(m.ReplyTo).toEqual([{ Name: '', Address: 'support@dev.example' }])
+    expect(m.Text.trim()).toBe('Click the link to confirm')
+    expect(m.HTML).toContain('cid:logo')
+    expect(m.Tags).toEqual(['api-test'])
+    expect(m.Attachments.map((a) => a.FileName)).toEqual(['list.csv'])
+    expect(m.Inline.map((a) => [a.FileName, a.ContentID])).toEqual([['logo.png', 'logo']])
+    const csv = await mailpit.getMessageAttachment(ID, m.Attachments[0]!.PartID)
+    expect(await csv.text()).toBe('id,name\n1,x\n')
+    expect((await mailpit.getMessageHeaders(ID))['X-Campaign']).toEqual(['signup'])
+    const source = await mailpit.getMessageSource(ID)
+    expect(source).not.toMatch(/^Bcc:/im) // blind copies are in the envelope only
+    const env = (await app.api<{ Envelope: { Listener: string; MailFrom: string; RcptTo: string[] } }>(`/api/v1/message/${ID}`)).body.Envelope
+    expect(env.Listener).toBe('api')
+    expect(env.MailFrom).toBe('app@dev.example')
+    expect(env.RcptTo).toEqual(['user+signup@example.test', 'cc@example.test', 'hidden@example.test'])
+
+    // no recipients, or a header that would replace a field: a 400 that says why
+    const none = await app.api<{ error: { message: string } }>('/api/v1/send', { method: 'POST', body: { From: { Email: 'a@b.example' }, Subject: 'x' } })
+    expect(none.status).toBe(400)
+    expect(none.body.error.message).toContain('recipients')
+    const bad = await app.api<{ error: { message: string } }>('/api/v1/send', { method: 'POST', body: { From: { Email: 'a@b.example' }, To: [{ Email: 'c@d.example' }], Headers: { Subject: 'x' } } })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.message).toContain('Subject')
+    await mailpit.deleteMessages({ IDs: [ID] })
+  })
+
+  it("answers Mailpit's configuration, probes, and 404 JSON for the checks holdmail does not have", async () => {
+    const cfg = await mailpit.getConfiguration()
+    expect(cfg.MessageRelay.Enabled).toBe(false)
+    expect(cfg.SpamAssassin).toBe(false)
+    expect(cfg.ChaosEnabled).toBe(false)
+    const live = await fetch(`${app.baseUrl}/livez`)
+    expect([live.status, await live.text()]).toEqual([200, 'ok'])
+    const ready = await fetch(`${app.baseUrl}/readyz`)
+    expect([ready.status, await ready.text()]).toEqual([200, 'ok'])
+    for (const check of [() => mailpit.htmlCheck(), () => mailpit.linkCheck(), () => mailpit.spamAssassinCheck()]) {
+      await expect(check()).rejects.toThrow(/404 .*"code":"NOT_FOUND".*not/)
+    }
+    await expect(mailpit.getAttachmentThumbnail('latest', '2')).rejects.toThrow(/404 .*NOT_FOUND/)
+    // chaos is off without --enable-chaos
+    await expect(mailpit.getChaosTriggers()).rejects.toThrow(/400 .*--enable-chaos/)
+    await expect(mailpit.setChaosTriggers({ Sender: { ErrorCode: 451, Probability: 100 } })).rejects.toThrow(/400 .*--enable-chaos/)
+  })
+
   it('gives JSON errors a person can act on', async () => {
     const missing = await app.api<{ error: { code: string; message: string } }>('/api/v1/message/nope')
     expect(missing.status).toBe(404)

@@ -1,0 +1,79 @@
+import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
+import type { FastifyInstance } from 'fastify'
+import { AppError } from '../../errors.js'
+import type { HttpDeps } from '../deps.js'
+import { errorSchema, idParams } from '../schemas.js'
+
+// Mailpit's UI configuration (GET /api/v1/webui) with the values that apply to holdmail: no
+// message relay ever (holdmail never delivers), no SpamAssassin, chaos as --enable-chaos says.
+// Mailpit's HTML check, link check and SpamAssassin check are not part of holdmail: they answer a
+// 404 JSON error that says so, rather than the generic "no route".
+
+export async function webuiRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  const { config } = deps
+  app.get(
+    '/api/v1/webui',
+    {
+      schema: {
+        summary: "The web UI's configuration (Mailpit-compatible; message relay is always off)",
+        tags: ['application'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              Label: { type: 'string' },
+              MessageRelay: {
+                type: 'object',
+                properties: {
+                  Enabled: { type: 'boolean' },
+                  SMTPServer: { type: 'string' },
+                  ReturnPath: { type: 'string' },
+                  AllowedRecipients: { type: 'string' },
+                  BlockedRecipients: { type: 'string' },
+                  RecipientAllowlist: { type: 'string' },
+                  OverrideFrom: { type: 'string' },
+                  PreserveMessageIDs: { type: 'boolean' },
+                },
+              },
+              SpamAssassin: { type: 'boolean' },
+              ChaosEnabled: { type: 'boolean' },
+              DuplicatesIgnored: { type: 'boolean' },
+              HideDeleteAllButton: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
+    async () => ({
+      Label: config.listenerTag,
+      MessageRelay: {
+        Enabled: false,
+        SMTPServer: '',
+        ReturnPath: '',
+        AllowedRecipients: '',
+        BlockedRecipients: '',
+        RecipientAllowlist: '',
+        OverrideFrom: '',
+        PreserveMessageIDs: false,
+      },
+      SpamAssassin: false,
+      ChaosEnabled: config.enableChaos,
+      DuplicatesIgnored: false,
+      HideDeleteAllButton: false,
+    }),
+  )
+
+  const missing: [string, string][] = [
+    ['/api/v1/message/:ID/html-check', 'the HTML compatibility check is not part of holdmail'],
+    ['/api/v1/message/:ID/link-check', 'the link check is not part of holdmail (it would fetch URLs from samples)'],
+    ['/api/v1/message/:ID/sa-check', 'SpamAssassin is not enabled in holdmail'],
+  ]
+  for (const [url, why] of missing) {
+    app.get(url, { schema: { summary: `Not available: ${why}`, tags: ['message'], params: idParams, response: { 404: errorSchema } } }, async () => {
+      throw new AppError('NOT_FOUND', why)
+    })
+  }
+  app.get('/api/v1/message/:ID/part/:PartID/thumb', { schema: { summary: 'Not available: image thumbnails', tags: ['message'], response: { 404: errorSchema } } }, async () => {
+    throw new AppError('NOT_FOUND', 'thumbnails are not available in holdmail; download the part itself (GET /api/v1/message/{ID}/part/{PartID})')
+  })
+}
