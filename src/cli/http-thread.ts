@@ -9,6 +9,7 @@ import { onCloseRequest, portClient, serveRequests } from '../threads/index.js'
 import { terminalDestination } from './log-destination.js'
 import { createHttpStore, createMessageParser, type READ_BUDGET_MS } from './http-store.js'
 import { createReadPool } from './read-pool.js'
+import { createWebhook } from './webhook.js'
 
 // The HTTP thread: Fastify, the API, the UI, exports and events, on an event loop of its own, so no
 // request (a heavy search, a 40 MB message view, an export) can delay an SMTP greeting or a 250.
@@ -58,13 +59,26 @@ const parser = createMessageParser(pool, data.budgets)
 const owner = portClient(port)
 const counters = new Float64Array(data.counters)
 
+const webhook = config.webhookUrl ? createWebhook({ url: config.webhookUrl, logger }) : null
+// The webhook posts each message once it is indexed (its summary has subject and addresses); a
+// point read on this thread's connection, off the SMTP thread.
+const toWebhook = async (ids: string[]): Promise<void> => {
+  for (const id of ids) {
+    const m = await store.get(id)
+    if (m) webhook?.push(id, listItemJson(m))
+  }
+}
+
 const events = createEventHub((count) => port.postMessage({ kind: 'event', body: { type: 'listeners', count } satisfies HttpThreadNotice }))
 port.on('message', (m: unknown) => {
   const msg = m as { kind?: string; body?: HttpThreadEvent }
   if (msg.kind !== 'event' || !msg.body) return
   const e = msg.body
   if (e.type === 'stored') events.emit({ type: 'new', message: listItemJson(e.message) })
-  else if (e.type === 'indexed') events.emit({ type: 'indexed', ids: e.ids })
+  else if (e.type === 'indexed') {
+    events.emit({ type: 'indexed', ids: e.ids })
+    if (webhook) toWebhook(e.ids).catch((err: unknown) => logger.warn({ err }, 'webhook: message not read'))
+  }
   else if (e.type === 'pruned') events.emit({ type: 'delete' })
 })
 
@@ -103,6 +117,7 @@ onCloseRequest(async () => {
   // Event streams end first (a browser tab would otherwise hold the close), then requests in
   // flight finish, then the pool and the connections close.
   events.close()
+  await webhook?.close()
   await (await ready).close()
   await pool.close()
   await writer.close()

@@ -86,7 +86,8 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
   const toHttp = (event: HttpThreadEvent): void => http?.post({ kind: 'event', body: event })
   const auth = { enabled: config.authChecks, dnsServer: config.dnsServer, trustedRelays: config.trustedRelays }
   const onIndexed = (ids: string[]): void => {
-    if (httpListeners > 0) toHttp({ type: 'indexed', ids })
+    // The HTTP thread also needs them for the webhook (--webhook-url).
+    if (httpListeners > 0 || config.webhookUrl) toHttp({ type: 'indexed', ids })
   }
   const onError = (err: unknown, id: string): void => logger.warn({ err, id }, 'analysis failed')
   // Indexing runs in a thread of its own; analysers passed in as functions (tests) cannot cross
