@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
+import fastifyWebsocket from '@fastify/websocket'
 import { timingSafeEqual } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,6 +12,7 @@ import { chaosRoutes } from './routes/chaos.js'
 import { healthRoutes } from './routes/health.js'
 import { sendRoutes } from './routes/send.js'
 import { webuiRoutes } from './routes/webui.js'
+import { websocketRoutes } from './routes/websocket.js'
 import { exportRoutes } from './routes/export.js'
 import { infoRoutes } from './routes/info.js'
 import { messageRoutes } from './routes/message.js'
@@ -101,7 +103,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
   if (settle) {
     app.addHook('preHandler', async (req) => {
       const path = req.url.split('?')[0]!
-      if ((path.startsWith('/api/') || path.startsWith('/view/')) && path !== '/api/v1/events' && path !== '/api/v1/openapi.json') {
+      if ((path.startsWith('/api/') || path.startsWith('/view/')) && path !== '/api/v1/events' && path !== '/api/events' && path !== '/api/v1/openapi.json') {
         await settle()
       }
     })
@@ -122,7 +124,9 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
 
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes]) {
+  // Mailpit's websocket stream; clients send nothing but pings, so frames from them stay small.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } })
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes, websocketRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -1,0 +1,79 @@
+import { MailpitClient } from 'mailpit-api'
+import nodemailer from 'nodemailer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import { startTestApp, type TestApp } from '../helpers/test-app.js'
+
+// Mailpit's websocket stream at /api/events, read by a real websocket client.
+
+interface Frame {
+  Type: string
+  Data: Record<string, unknown> | null
+}
+
+/** A websocket client that queues frames; next(type) waits for the next frame of that type. */
+async function listen(url: string, headers: Record<string, string> = {}): Promise<{ ws: WebSocket; next(type: string): Promise<Frame>; seen: string[] }> {
+  const ws = new WebSocket(url, { headers })
+  const frames: Frame[] = []
+  const seen: string[] = []
+  const waiters: (() => void)[] = []
+  ws.on('message', (data: Buffer) => {
+    const f = JSON.parse(data.toString('utf8')) as Frame
+    frames.push(f)
+    seen.push(f.Type)
+    for (const w of waiters.splice(0)) w()
+  })
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
+  })
+  return {
+    ws,
+    seen,
+    async next(type) {
+      for (;;) {
+        const i = frames.findIndex((f) => f.Type === type)
+        if (i !== -1) return frames.splice(0, i + 1).pop()!
+        await new Promise<void>((r) => waiters.push(r))
+      }
+    },
+  }
+}
+
+describe('websocket /api/events', () => {
+  let app: TestApp
+  beforeAll(async () => {
+    app = await startTestApp()
+  })
+  afterAll(() => app.stop())
+
+  it("streams Mailpit's new, stats, prune and truncate frames", async () => {
+    const client = await listen(`ws://127.0.0.1:${app.httpPort}/api/events`)
+    expect((await client.next('stats')).Data).toMatchObject({ Total: 0, Unread: 0 })
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: app.smtpPort, ignoreTLS: true })
+    await t.sendMail({ from: 'Shop <shop@app.example>', to: 'bob@example.test', subject: 'Live one', text: 'x' })
+    const created = await client.next('new')
+    expect(created.Data).toMatchObject({ Subject: 'Live one', From: { Name: 'Shop', Address: 'shop@app.example' }, Read: false })
+    expect((await client.next('stats')).Data).toMatchObject({ Total: 1, Unread: 1 })
+    await t.sendMail({ from: 'shop@app.example', to: 'bob@example.test', subject: 'Live two', text: 'x' })
+    t.close()
+    expect((await client.next('new')).Data).toMatchObject({ Subject: 'Live two' })
+
+    const mailpit = new MailpitClient(app.baseUrl)
+    await mailpit.deleteMessages({ IDs: [created.Data!.ID as string] })
+    await client.next('prune')
+    expect((await client.next('stats')).Data).toMatchObject({ Total: 1 })
+    await mailpit.deleteMessages()
+    await client.next('truncate')
+    // each message announced once, though indexed twice (summary, then authentication results)
+    expect(client.seen.filter((s) => s === 'new')).toHaveLength(2)
+    client.ws.close()
+  })
+
+  it('refuses a handshake from another origin', async () => {
+    await expect(listen(`ws://127.0.0.1:${app.httpPort}/api/events`, { Origin: 'http://evil.example' })).rejects.toThrow('HTTP 403')
+    const ok = await listen(`ws://127.0.0.1:${app.httpPort}/api/events`, { Origin: `http://127.0.0.1:${app.httpPort}` })
+    ok.ws.close()
+  })
+})
