@@ -9,6 +9,7 @@ import { onCloseRequest, portClient, serveRequests } from '../threads/index.js'
 import { terminalDestination } from './log-destination.js'
 import { createHttpStore, createMessageParser, type READ_BUDGET_MS } from './http-store.js'
 import { createReadPool } from './read-pool.js'
+import { createThumbnailer } from './thumbnail.js'
 import { createWebhook } from './webhook.js'
 
 // The HTTP thread: Fastify, the API, the UI, exports and events, on an event loop of its own, so no
@@ -59,6 +60,7 @@ const parser = createMessageParser(pool, data.budgets)
 const owner = portClient(port)
 const counters = new Float64Array(data.counters)
 
+const thumbnailer = createThumbnailer()
 const webhook = config.webhookUrl ? createWebhook({ url: config.webhookUrl, logger }) : null
 // The webhook posts each message once it is indexed (its summary has subject and addresses); a
 // point read on this thread's connection, off the SMTP thread.
@@ -101,6 +103,7 @@ const ready = buildHttpApp({
     get: () => owner.request<ChaosTriggersJson>({ op: 'chaos' } satisfies HttpThreadRequest),
     set: (triggers) => owner.request<ChaosTriggersJson>({ op: 'chaos', set: triggers } satisfies HttpThreadRequest),
   },
+  thumbnail: (content) => thumbnailer.make(content),
   ready: () => owner.request<{ ok: boolean; reason?: string }>({ op: 'ready' } satisfies HttpThreadRequest),
   readersBusy: () => pool.busy(),
 }, data.httpLimits)
@@ -120,6 +123,7 @@ onCloseRequest(async () => {
   await webhook?.close()
   await (await ready).close()
   await pool.close()
+  await thumbnailer.close()
   await writer.close()
   writerPort.close()
   db.close()

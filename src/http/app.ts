@@ -11,6 +11,7 @@ import { analysisRoutes } from './routes/analysis.js'
 import { chaosRoutes } from './routes/chaos.js'
 import { healthRoutes } from './routes/health.js'
 import { sendRoutes } from './routes/send.js'
+import { thumbRoutes } from './routes/thumb.js'
 import { webuiRoutes } from './routes/webui.js'
 import { websocketRoutes } from './routes/websocket.js'
 import { exportRoutes } from './routes/export.js'
@@ -126,7 +127,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
 
   // Mailpit's websocket stream; clients send nothing but pings, so frames from them stay small.
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } })
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes, websocketRoutes]) {
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes, websocketRoutes, thumbRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

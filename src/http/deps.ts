@@ -78,6 +78,8 @@ export interface HttpDeps {
     get(): Promise<ChaosTriggersJson>
     set(triggers: Partial<ChaosTriggersJson>): Promise<ChaosTriggersJson>
   }
+  /** A small JPEG of an image attachment, or null when it is not an image that can be decoded. */
+  thumbnail?: (content: Buffer) => Promise<Buffer | null>
   /** Whether the store is open and writable and every listener is bound (GET /readyz). */
   ready?: () => Promise<{ ok: boolean; reason?: string }>
 }

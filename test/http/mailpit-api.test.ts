@@ -1,3 +1,4 @@
+import { Jimp } from 'jimp'
 import { MailpitClient } from 'mailpit-api'
 import nodemailer from 'nodemailer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -85,7 +86,7 @@ describe('mailpit-api client', () => {
   })
 
   it('stores a message sent through the API (never delivered) and returns its ID', async () => {
-    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201b2ff1f9f0000000049454e44ae426082', 'hex')
+    const png = await new Jimp({ width: 40, height: 30, color: 0x3366ccff }).getBuffer('image/png')
     const { ID } = await mailpit.sendMessage({
       From: { Email: 'app@dev.example', Name: 'The App' },
       To: [{ Email: 'user+signup@example.test', Name: 'User' }],
@@ -117,6 +118,11 @@ describe('mailpit-api client', () => {
     expect(m.Inline.map((a) => [a.FileName, a.ContentID])).toEqual([['logo.png', 'logo']])
     const csv = await mailpit.getMessageAttachment(ID, m.Attachments[0]!.PartID)
     expect(await csv.text()).toBe('id,name\n1,x\n')
+    // a thumbnail of the image, a 404 JSON error for a part that is not one
+    const thumb = await mailpit.getAttachmentThumbnail(ID, m.Inline[0]!.PartID)
+    expect(thumb.type).toBe('image/jpeg')
+    expect(Buffer.from(await thumb.arrayBuffer()).subarray(0, 3).toString('hex')).toBe('ffd8ff')
+    await expect(mailpit.getAttachmentThumbnail(ID, m.Attachments[0]!.PartID)).rejects.toThrow(/404 .*not an image/)
     expect((await mailpit.getMessageHeaders(ID))['X-Campaign']).toEqual(['signup'])
     const source = await mailpit.getMessageSource(ID)
     expect(source).not.toMatch(/^Bcc:/im) // blind copies are in the envelope only
@@ -147,7 +153,18 @@ describe('mailpit-api client', () => {
     for (const check of [() => mailpit.htmlCheck(), () => mailpit.linkCheck(), () => mailpit.spamAssassinCheck()]) {
       await expect(check()).rejects.toThrow(/404 .*"code":"NOT_FOUND".*not/)
     }
-    await expect(mailpit.getAttachmentThumbnail('latest', '2')).rejects.toThrow(/404 .*NOT_FOUND/)
+    // a PNG whose header claims 50 000 x 50 000 pixels is refused before it is decoded
+    const ihdr = Buffer.alloc(13)
+    ihdr.writeUInt32BE(50_000, 0)
+    ihdr.writeUInt32BE(50_000, 4)
+    ihdr.set([8, 6, 0, 0, 0], 8)
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(13)
+    const bomb = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), len, Buffer.from('IHDR'), ihdr, Buffer.alloc(4)])
+    const { ID } = await mailpit.sendMessage({ From: { Email: 'a@b.example' }, To: [{ Email: 'c@d.example' }], Attachments: [{ Content: bomb.toString('base64'), Filename: 'big.png', ContentType: 'image/png' }] })
+    const part = (await mailpit.getMessageSummary(ID)).Attachments[0]!.PartID
+    await expect(mailpit.getAttachmentThumbnail(ID, part)).rejects.toThrow(/404 .*NOT_FOUND.*not an image holdmail can decode/)
+    await mailpit.deleteMessages({ IDs: [ID] })
     // chaos is off without --enable-chaos
     await expect(mailpit.getChaosTriggers()).rejects.toThrow(/400 .*--enable-chaos/)
     await expect(mailpit.setChaosTriggers({ Sender: { ErrorCode: 451, Probability: 100 } })).rejects.toThrow(/400 .*--enable-chaos/)

@@ -73,7 +73,4 @@ export async function webuiRoutes(app: FastifyInstance, deps: HttpDeps): Promise
       throw new AppError('NOT_FOUND', why)
     })
   }
-  app.get('/api/v1/message/:ID/part/:PartID/thumb', { schema: { summary: 'Not available: image thumbnails', tags: ['message'], response: { 404: errorSchema } } }, async () => {
-    throw new AppError('NOT_FOUND', 'thumbnails are not available in holdmail; download the part itself (GET /api/v1/message/{ID}/part/{PartID})')
-  })
 }
