@@ -1,7 +1,7 @@
 import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
 import type { FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import MailComposer from 'nodemailer/lib/mail-composer/index.js'
+import MailComposer from 'nodemailer/lib/mail-composer'
 import { AppError } from '../../errors.js'
 import type { Envelope } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
