@@ -1,5 +1,5 @@
 import { Jimp } from 'jimp'
-import { serveRequests, withTransfer } from '../threads/index.js'
+import { onCloseRequest, serveRequests, withTransfer } from '../threads/index.js'
 
 // The thumbnail thread: decodes one image attachment (jimp, pure JavaScript, so no native binary
 // to download) and answers a JPEG of THUMB_WIDTH x THUMB_HEIGHT, cropped to fill, as Mailpit's
@@ -19,3 +19,6 @@ serveRequests(async (body) => {
   const out = new Uint8Array(jpeg) // its own ArrayBuffer, moved to the caller
   return withTransfer({ jpeg: out }, [out.buffer])
 })
+
+// Nothing to release: the close handshake only lets the thread exit now.
+onCloseRequest(() => undefined)
