@@ -41,6 +41,12 @@ async function listen(url: string, headers: Record<string, string> = {}): Promis
   }
 }
 
+async function t2send(app: TestApp, subject: string): Promise<void> {
+  const t = nodemailer.createTransport({ host: '127.0.0.1', port: app.smtpPort, ignoreTLS: true })
+  await t.sendMail({ from: 'shop@app.example', to: 'bob@example.test', subject, text: 'x' })
+  t.close()
+}
+
 describe('websocket /api/events', () => {
   let app: TestApp
   beforeAll(async () => {
@@ -48,7 +54,7 @@ describe('websocket /api/events', () => {
   })
   afterAll(() => app.stop())
 
-  it("streams Mailpit's new, stats, prune and truncate frames", async () => {
+  it("streams Mailpit's new, stats, update, delete, prune and truncate frames", async () => {
     const client = await listen(`ws://127.0.0.1:${app.httpPort}/api/events`)
     expect((await client.next('stats')).Data).toMatchObject({ Total: 0, Unread: 0 })
     const t = nodemailer.createTransport({ host: '127.0.0.1', port: app.smtpPort, ignoreTLS: true })
@@ -61,13 +67,21 @@ describe('websocket /api/events', () => {
     expect((await client.next('new')).Data).toMatchObject({ Subject: 'Live two' })
 
     const mailpit = new MailpitClient(app.baseUrl)
+    await mailpit.setReadStatus({ IDs: [created.Data!.ID as string], Read: true })
+    expect((await client.next('update')).Data).toEqual({ ID: created.Data!.ID, Read: true })
+    expect((await client.next('stats')).Data).toMatchObject({ Total: 2, Unread: 1 })
     await mailpit.deleteMessages({ IDs: [created.Data!.ID as string] })
-    await client.next('prune')
+    expect((await client.next('delete')).Data).toEqual({ ID: created.Data!.ID })
     expect((await client.next('stats')).Data).toMatchObject({ Total: 1 })
+    await mailpit.deleteMessagesBySearch({ query: 'subject:nothing-matches-this' })
+    await t2send(app, 'Live three')
+    await client.next('new')
+    await mailpit.deleteMessagesBySearch({ query: 'subject:three' })
+    await client.next('prune')
     await mailpit.deleteMessages()
     await client.next('truncate')
     // each message announced once, though indexed twice (summary, then authentication results)
-    expect(client.seen.filter((s) => s === 'new')).toHaveLength(2)
+    expect(client.seen.filter((s) => s === 'new')).toHaveLength(3)
     client.ws.close()
   })
 

@@ -10,10 +10,12 @@ import { listItemJson } from '../message-json.js'
 //   new      Data = the message summary (as in a message list), sent once the message is indexed
 //            so that Subject, From and To are filled;
 //   stats    Data = {Total, Unread, Version}, after every change;
-//   delete   Data = {ID}   (not sent: holdmail's change events do not carry the deleted IDs);
-//   prune    Data = null: messages were deleted, reload the list (what Mailpit sends for a large delete);
+//   delete   Data = {ID}, one frame per message deleted by ID (up to DELETE_FRAMES_MAX);
+//   prune    Data = null: messages were deleted (by a search, by retention, or more than
+//            DELETE_FRAMES_MAX), reload the list, as Mailpit does for a large delete;
 //   truncate Data = null: every message was deleted;
-//   update   (not sent, for the same reason as delete; stats follows each read/tag change).
+//   update   Data = {ID, Read}, when messages were marked read or unread by ID (a change by search
+//            or of tags gives stats only).
 // Host and Origin of the handshake are checked by the security hook (src/http/security.ts) before
 // this route runs. Server-sent events (/api/v1/events) stay as they are.
 
@@ -21,6 +23,8 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
 // IDs already announced per connection: a message is indexed twice (summary, then authentication results).
 const ANNOUNCED_MAX = 10_000
 const PING_MS = 25_000
+// Mailpit's threshold: a delete of more messages is announced as one "prune".
+const DELETE_FRAMES_MAX = 200
 
 export async function websocketRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   app.get('/api/events', { websocket: true, schema: { summary: "Mailpit's websocket event stream (new, stats, prune, truncate)", tags: ['application'] } }, (socket) => {
@@ -55,6 +59,9 @@ export async function websocketRoutes(app: FastifyInstance, deps: HttpDeps): Pro
       (event) => {
         if (event.type === 'indexed') {
           announce(event.ids).catch((err: unknown) => deps.logger.warn({ err }, 'websocket: message not read'))
+        } else if (event.type === 'delete' && event.ids && event.ids.length <= DELETE_FRAMES_MAX) {
+          for (const ID of event.ids) send('delete', { ID })
+          stats()
         } else if (event.type === 'delete') {
           deps.store.counts().then(
             (c) => {
@@ -64,6 +71,7 @@ export async function websocketRoutes(app: FastifyInstance, deps: HttpDeps): Pro
             (err: unknown) => deps.logger.warn({ err }, 'websocket: counts not read'),
           )
         } else if (event.type === 'update') {
+          if (event.ids && event.read !== undefined) for (const ID of event.ids) send('update', { ID, Read: event.read })
           stats()
         }
         // 'new' comes before indexing (no subject yet): Mailpit's 'new' is sent on 'indexed'.
