@@ -191,13 +191,27 @@ describe('webhook (--webhook-url)', () => {
   })
 })
 
-describe('readiness', () => {
-  it('is ready while running, and the probes need no credentials', async () => {
-    const app = await startTestApp(['--http-token', 'sekrit'])
+describe('readiness, and the size limit of the send endpoint', () => {
+  it('is ready while running, the probes need no credentials, and send keeps to --max-message-size', async () => {
+    const app = await startTestApp(['--http-token', 'sekrit', '--max-message-size', '64k'])
     try {
       expect((await fetch(`${app.baseUrl}/readyz`)).status).toBe(200)
       expect((await fetch(`${app.baseUrl}/livez`)).status).toBe(200)
       expect((await fetch(`${app.baseUrl}/api/v1/info`)).status).toBe(401)
+
+      const send = (bytes: number) =>
+        fetch(`${app.baseUrl}/api/v1/send`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer sekrit', 'content-type': 'application/json' },
+          body: JSON.stringify({ From: { Email: 'a@app.example' }, To: [{ Email: 'b@example.test' }], Attachments: [{ Filename: 'f.bin', Content: Buffer.alloc(bytes, 7).toString('base64') }] }),
+        })
+      expect((await send(10_000)).status).toBe(200)
+      const over = await send(80_000) // the JSON fits the 1 MiB body limit; the message is over 64k
+      expect(over.status).toBe(400)
+      expect(((await over.json()) as { error: { message: string } }).error.message).toContain('--max-message-size')
+      const huge = await send(2 * 1024 * 1024) // past the body limit itself
+      expect(huge.status).toBe(413)
+      expect(((await huge.json()) as { error: { code: string } }).error.code).toMatch(/\S/)
     } finally {
       await app.stop()
     }
