@@ -81,6 +81,13 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
 
   // Before authentication: a rebinding page or a foreign site gets 403 whatever it sends.
   registerSecurity(app, deps.config)
+  // A websocket handshake answered with anything but 101 (refused, not found, unauthorised) ends its
+  // connection: @fastify/websocket destroys that socket after the answer, so a client must not
+  // keep it alive and send its next request there.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.headers.upgrade !== undefined) reply.header('connection', 'close')
+    return payload
+  })
 
   const { httpAuth, httpToken } = deps.config
   if (httpAuth || httpToken) {

@@ -1,3 +1,4 @@
+import { Agent, get as httpGet } from 'node:http'
 import { MailpitClient } from 'mailpit-api'
 import nodemailer from 'nodemailer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -85,8 +86,24 @@ describe('websocket /api/events', () => {
     client.ws.close()
   })
 
-  it('refuses a handshake from another origin', async () => {
+  it('refuses a handshake from another origin, and closes that connection', async () => {
     await expect(listen(`ws://127.0.0.1:${app.httpPort}/api/events`, { Origin: 'http://evil.example' })).rejects.toThrow('HTTP 403')
+    // The refusal says "Connection: close" (the socket is destroyed after it), so a keep-alive
+    // client with one connection sends its next request on a new one and gets its answer.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const get = (path: string, headers: Record<string, string> = {}): Promise<{ status: number; connection: string | undefined }> =>
+      new Promise((resolve, reject) => {
+        const req = httpGet({ agent, host: '127.0.0.1', port: app.httpPort, path, headers }, (res) => {
+          res.resume()
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }))
+        })
+        req.on('error', reject)
+      })
+    const handshake = { connection: 'Upgrade', upgrade: 'websocket', origin: 'http://evil.example', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' }
+    expect(await get('/api/v1/info')).toEqual({ status: 200, connection: 'keep-alive' })
+    expect(await get('/api/events', handshake)).toEqual({ status: 403, connection: 'close' })
+    expect((await get('/api/v1/info')).status).toBe(200)
+    agent.destroy()
     const ok = await listen(`ws://127.0.0.1:${app.httpPort}/api/events`, { Origin: `http://127.0.0.1:${app.httpPort}` })
     ok.ws.close()
   })
