@@ -50,6 +50,7 @@ describe('mailpit-api client', () => {
     const blob = await mailpit.getMessageAttachment(news[0]!.ID, full.Attachments[0]!.PartID)
     expect(await blob.text()).toBe('a,b\n1,2\n')
     expect(await mailpit.renderMessageHTML(news[0]!.ID)).toContain('<h1>News</h1>')
+    expect((await mailpit.renderMessageText(welcome.ID)).trim()).toBe('Welcome aboard')
   })
 
   it('searches with Mailpit syntax and waits for a message', async () => {
@@ -59,6 +60,8 @@ describe('mailpit-api client', () => {
     expect((await mailpit.searchMessages({ query: 'welcome' })).messages.map((m) => m.Subject)).toEqual(['Welcome Bob'])
     const waited = await mailpit.waitForMessage({ query: 'subject:Newsletter' }, { timeout: 2000, interval: 50 })
     expect(waited.Subject).toBe('Newsletter 42')
+    const all = await mailpit.waitForMessages({ query: 'from:alice', count: 2, exact: true }, { timeout: 2000, interval: 50 })
+    expect(all.messages.map((m) => m.Subject)).toEqual(['Receipt', 'Welcome Bob'])
   })
 
   it('marks read, tags, and deletes', async () => {
