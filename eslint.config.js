@@ -13,7 +13,7 @@ export default defineConfig(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js', 'vitest.config.ts', 'scripts/*.mjs', 'src/store/worker-boot.mjs'] },
+        projectService: { allowDefaultProject: ['eslint.config.js', 'vitest.config.ts', 'scripts/*.mjs', 'src/threads/boot.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -39,5 +39,5 @@ export default defineConfig(
     },
   },
   { files: ['web/**/*.js'], languageOptions: { globals: globals.browser } },
-  { files: ['bench/**/*.mjs', 'scripts/**/*.mjs', '*.js', '*.ts', 'src/store/worker-boot.mjs'], languageOptions: { globals: globals.node } },
+  { files: ['bench/**/*.mjs', 'scripts/**/*.mjs', '*.js', '*.ts', 'src/threads/boot.mjs'], languageOptions: { globals: globals.node } },
 )

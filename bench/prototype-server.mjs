@@ -12,7 +12,8 @@
 // checkpoints' own), although PRAGMA synchronous still reads 2. A 250 from it survives the process
 // dying, not the machine losing power. holdmail sets FULL: one fsync of the WAL per commit.
 // Prints "prototype SMTP listening on HOST:PORT".
-import Database from 'better-sqlite3'
+// The build of better-sqlite3 holdmail itself loads on this Node (src/store/sqlite.ts).
+import { Database } from '../dist/store/sqlite.js'
 import { CaptureServer } from '../dist/smtp/capture-server.js'
 
 const [path, sync = 'default'] = process.argv.slice(2)

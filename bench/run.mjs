@@ -33,7 +33,8 @@
 //   BENCH_PROBE_EXPERIMENTS=sync-normal,no-indexer,cache-16m   what-if runs through the probe (see the file);
 //                              results are labelled EXPERIMENT and are not holdmail as shipped
 //   BENCH_HOLDMAIL_ARGS="..."  extra flags for holdmail serve (e.g. --no-auth-checks); also EXPERIMENT
-import Database from 'better-sqlite3'
+// The build of better-sqlite3 holdmail itself loads on this Node (src/store/sqlite.ts).
+import { Database } from '../dist/store/sqlite.js'
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -284,10 +285,13 @@ async function benchIngest() {
     const newRatio = hmNew.msgsPerSec / bareNew.msgsPerSec
     record('ingest', 'reused conns: bare msg/s', bareReuse.msgsPerSec, 'msg/s')
     record('ingest', 'reused conns: holdmail msg/s', hmReuse.msgsPerSec, 'msg/s')
-    record('ingest', 'reused conns: holdmail/bare', reuseRatio * 100, '%', '>= 70 %', reuseRatio >= 0.7)
-    record('ingest', "reused conns: issue's prototype, no fsync/bare", (protoRuns.default.msgsPerSec / bareReuse.msgsPerSec) * 100, '%')
-    record('ingest', "reused conns: issue's prototype, FULL/bare", (protoRuns.full.msgsPerSec / bareReuse.msgsPerSec) * 100, '%')
-    record('ingest', "reused conns: holdmail/prototype at FULL", (hmReuse.msgsPerSec / protoRuns.full.msgsPerSec) * 100, '%')
+    // Issue 9's targets: at least 0.45x bare smtp-server, and at least 1.0x the durable prototype
+    // (smtp-server + one-row insert, group commit per turn, synchronous=FULL) in the same run.
+    const durableRatio = hmReuse.msgsPerSec / protoRuns.full.msgsPerSec
+    record('ingest', 'reused conns: holdmail/bare', reuseRatio, 'x', '>= 0.45', reuseRatio >= 0.45)
+    record('ingest', 'reused conns: holdmail/durable prototype (FULL)', durableRatio, 'x', '>= 1.0', durableRatio >= 1.0)
+    record('ingest', 'reused conns: durable prototype (FULL) msg/s', protoRuns.full.msgsPerSec, 'msg/s')
+    record('ingest', "reused conns: issue's prototype, no fsync/bare", protoRuns.default.msgsPerSec / bareReuse.msgsPerSec, 'x')
     record('ingest', 'new conn/msg: bare msg/s', bareNew.msgsPerSec, 'msg/s')
     record('ingest', 'new conn/msg: holdmail msg/s', hmNew.msgsPerSec, 'msg/s', '>= 1400', hmNew.msgsPerSec >= 1400)
     record('ingest', 'new conn/msg: holdmail/bare', newRatio * 100, '%')
@@ -559,7 +563,7 @@ async function benchApi() {
   const dbPath = seededDbPath(OUT, K.seed)
   log(`api: database with ${K.seed} messages at ${dbPath}`)
   const t0 = performance.now()
-  const seeded = seedDatabase(dbPath, K.seed, { log })
+  const seeded = await seedDatabase(dbPath, K.seed, { log })
   log(seeded.cached ? 'api: seeded database cached' : `api: seeded in ${fmt(seeded.seconds, 1)} s`)
   details.api = { seed: K.seed, dbPath, seeded: { ...seeded, wallSeconds: (performance.now() - t0) / 1000 } }
 
@@ -649,7 +653,7 @@ function printTable() {
   const cells = rows.map((r) => [
     r.group,
     r.metric,
-    typeof r.value === 'number' ? fmt(r.value, r.unit === 'ms' || r.unit === 's' ? 1 : 0) : String(r.value),
+    typeof r.value === 'number' ? fmt(r.value, r.unit === 'x' ? 2 : r.unit === 'ms' || r.unit === 's' ? 1 : 0) : String(r.value),
     r.unit,
     r.target ?? '',
     r.pass === null ? '' : r.pass ? 'PASS' : 'MISS',

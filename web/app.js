@@ -70,24 +70,25 @@ function setView(next) {
   }
 }
 
+// Each view's show() reports a failed load on its own page, so the router does not wait for it.
 function route() {
   const { pathname, searchParams } = new URL(location.href)
   const viewMatch = /^\/view\/([^/]+)$/.exec(pathname)
   if (viewMatch) {
     setView('message')
-    message.show(decodeURIComponent(viewMatch[1]))
+    void message.show(decodeURIComponent(viewMatch[1]))
     return
   }
   if (pathname === '/stats') {
     setView('stats')
     if (document.activeElement !== searchInput) searchInput.value = ''
-    stats.show()
+    void stats.show()
     return
   }
   if (pathname === '/backscatter') {
     setView('backscatter')
     if (document.activeElement !== searchInput) searchInput.value = ''
-    backscatter.show((searchParams.get('query') ?? '').trim())
+    void backscatter.show((searchParams.get('query') ?? '').trim())
     return
   }
   setView('list')
@@ -95,7 +96,7 @@ function route() {
   const page = Math.max(0, (parseInt(searchParams.get('page') ?? '1', 10) || 1) - 1)
   if (document.activeElement !== searchInput) searchInput.value = query
   document.title = query ? `${query} – holdmail` : 'holdmail'
-  list.show(query, page)
+  void list.show(query, page)
 }
 
 searchForm.addEventListener('submit', (e) => {
@@ -117,7 +118,7 @@ document.addEventListener('click', (e) => {
   navigate(href)
 })
 
-document.getElementById('help-button').addEventListener('click', () => helpDialog())
+document.getElementById('help-button').addEventListener('click', () => void helpDialog())
 
 // ---- keyboard -----------------------------------------------------------------------------
 document.addEventListener('keydown', (e) => {
@@ -133,6 +134,8 @@ document.addEventListener('keydown', (e) => {
   if (handled || globalKey(e)) e.preventDefault()
 })
 
+// The key handlers start async actions (dialogs, deletes, j/k navigation) without waiting: each
+// action reports its own failures with a toast or a banner.
 function globalKey(e) {
   switch (e.key) {
     case '/':
@@ -140,7 +143,7 @@ function globalKey(e) {
       searchInput.select()
       return true
     case '?':
-      helpDialog()
+      void helpDialog()
       return true
   }
   return false
@@ -167,7 +170,7 @@ function listKey(e) {
       return true
     case 'Delete':
     case 'd':
-      list.deleteCurrent()
+      void list.deleteCurrent()
       return true
   }
   return false
@@ -176,10 +179,10 @@ function listKey(e) {
 function messageKey(e) {
   switch (e.key) {
     case 'j':
-      message.next()
+      void message.next()
       return true
     case 'k':
-      message.previous()
+      void message.previous()
       return true
     case 'u':
     case 'Escape':
@@ -187,7 +190,7 @@ function messageKey(e) {
       return true
     case 'Delete':
     case 'd':
-      message.remove()
+      void message.remove()
       return true
     case 'r':
       message.loadRemote()
@@ -225,5 +228,5 @@ function connectEvents() {
 
 route()
 // Opened straight on a message or a stats page: the counts come from the list, so ask for them once.
-if (view !== 'list') api.list('', 0, 1).then(app.updateCounts, () => {})
+if (view !== 'list') api.list('', 0, 1).then((data) => app.updateCounts(data), () => {})
 connectEvents()

@@ -2,7 +2,7 @@
 // live arrivals over server-sent events; selection (rows, page, or every match) and bulk actions.
 import { api, exportUrl } from './api.js'
 import { confirmDialog, tagDialog, toast } from './dialogs.js'
-import { clear, formatAddress, formatCount, formatFullDate, formatShortDate, formatSize, h, icon, printable, term } from './dom.js'
+import { clear, formatCount, formatFullDate, formatShortDate, formatSize, h, icon, printable, term } from './dom.js'
 
 const PAGE_SIZES = [25, 50, 100, 200]
 const REFRESH_THROTTLE_MS = 400
@@ -100,6 +100,7 @@ export function createListView(root, app) {
   // ---- data ---------------------------------------------------------------------------------
   const lastPage = () => Math.max(0, Math.ceil((state.data?.messages_count ?? 0) / state.limit) - 1)
 
+  // Does not reject: a failed request is shown in the error box, so callers may start it and move on.
   async function load({ keepScroll = true } = {}) {
     state.loading = true
     const seq = (load.seq = (load.seq ?? 0) + 1)
@@ -129,7 +130,7 @@ export function createListView(root, app) {
     if (state.refreshTimer) return
     state.refreshTimer = setTimeout(() => {
       state.refreshTimer = 0
-      if (!root.hidden) load()
+      if (!root.hidden) void load()
       else state.stale = true
     }, REFRESH_THROTTLE_MS)
   }
@@ -380,7 +381,7 @@ export function createListView(root, app) {
     if (p === state.page) return
     state.page = p
     app.pushListUrl(state.query, state.page)
-    load({ keepScroll: false })
+    void load({ keepScroll: false })
   }
 
   function setPageSize(n) {
@@ -389,14 +390,14 @@ export function createListView(root, app) {
     localStorage.setItem('holdmail.pageSize', String(n))
     state.page = Math.floor(first / n)
     app.pushListUrl(state.query, state.page)
-    load()
+    void load()
   }
 
   function showNew() {
     state.newCount = 0
     state.page = 0
     app.pushListUrl(state.query, 0)
-    load({ keepScroll: false })
+    void load({ keepScroll: false })
   }
 
   // ---- live updates -------------------------------------------------------------------------

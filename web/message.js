@@ -36,7 +36,7 @@ export function createMessageView(root, app) {
     state.neighbours = api
       .neighbours(msg.ID, app.currentQuery())
       .catch(() => ({ Previous: null, Next: null }))
-    state.neighbours.then((n) => {
+    void state.neighbours.then((n) => {
       if (seq !== state.seq) return
       root.querySelector('.nav-newer').disabled = !n.Previous
       root.querySelector('.nav-older').disabled = !n.Next
@@ -605,7 +605,7 @@ export function createMessageView(root, app) {
     loadRemote,
     onEvent(ev) {
       // Opened before the indexer got to it: show the parsed view once it has.
-      if (ev.type === 'indexed' && state.msg && !state.msg.Indexed && ev.ids.includes(state.msg.ID) && !root.hidden) show(state.msg.ID)
+      if (ev.type === 'indexed' && state.msg && !state.msg.Indexed && ev.ids.includes(state.msg.ID) && !root.hidden) void show(state.msg.ID)
     },
   }
 }

@@ -1,7 +1,8 @@
 // Seeds a holdmail database with N realistic, already-indexed messages, fast: the schema comes
 // from holdmail's own migrations (createMessageStore), rows go in directly with better-sqlite3 in
 // big transactions. Deterministic for a given count (seeded PRNG), so a cached file is reusable.
-import Database from 'better-sqlite3'
+// The build of better-sqlite3 holdmail itself loads on this Node (src/store/sqlite.ts).
+import { Database } from '../../dist/store/sqlite.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -62,12 +63,12 @@ export function seededDbPath(outDir, count) {
   return join(outDir, `seed-${count}-v${SEED_FORMAT}.db`)
 }
 
-export function seedDatabase(path, count, { log = () => {} } = {}) {
+export async function seedDatabase(path, count, { log = () => {} } = {}) {
   if (existsSync(path)) return { cached: true }
   mkdirSync(dirname(path), { recursive: true })
   const tmp = path + '.building'
   for (const s of ['', '-wal', '-shm']) rmSync(tmp + s, { force: true })
-  createMessageStore(tmp).close() // holdmail's migrations make the schema
+  await createMessageStore(tmp).close() // holdmail's migrations make the schema; the writer thread closes first
 
   const db = new Database(tmp)
   db.pragma('journal_mode = OFF')

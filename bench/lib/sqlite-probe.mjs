@@ -2,7 +2,8 @@
 // transaction (grouped by its function's source text) with its batch size, and samples event-loop
 // delay; writes the numbers as JSON to $BENCH_PROBE_OUT when the process exits. Changes nothing
 // in holdmail's behaviour beyond the cost of two performance.now() calls per transaction.
-import Database from 'better-sqlite3'
+// The build of better-sqlite3 holdmail itself loads on this Node (src/store/sqlite.ts).
+import { Database } from '../../dist/store/sqlite.js'
 import { writeFileSync } from 'node:fs'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 

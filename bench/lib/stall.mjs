@@ -29,28 +29,28 @@ const stats = (arr) => {
 async function probeOnce(port, body) {
   const t0 = performance.now()
   const socket = connect({ port, host: '127.0.0.1', noDelay: true })
+  // Complete replies in arrival order (a multi-line reply ends at its "NNN " line).
+  const replies = []
+  const waiters = []
   let buf = ''
-  let waiting = null
+  let current = ''
   socket.setEncoding('latin1')
   socket.on('data', (d) => {
     buf += d
-    if (waiting && /(^|\n)\d{3} [^\n]*\r\n$/.test(buf)) {
-      const w = waiting
-      waiting = null
-      const reply = buf
-      buf = ''
-      w(reply)
+    for (let i; (i = buf.indexOf('\r\n')) !== -1; ) {
+      const line = buf.slice(0, i)
+      buf = buf.slice(i + 2)
+      current += line + '\n'
+      if (/^\d{3} /.test(line)) {
+        replies.push(current)
+        current = ''
+      }
     }
+    while (replies.length && waiters.length) waiters.shift()(replies.shift())
   })
-  const next = () => new Promise((resolve, reject) => {
-    if (/(^|\n)\d{3} [^\n]*\r\n$/.test(buf)) {
-      const reply = buf
-      buf = ''
-      return resolve(reply)
-    }
-    waiting = resolve
-    socket.once('error', reject)
-  })
+  const closed = new Promise((_, reject) => socket.once('close', () => reject(new Error('probe: connection closed'))))
+  closed.catch(() => {})
+  const next = () => (replies.length ? Promise.resolve(replies.shift()) : Promise.race([new Promise((r) => waiters.push(r)), closed]))
   try {
     await next()
     const greetMs = performance.now() - t0

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import { Database } from '../store/sqlite.js'
 import { createWriteStream, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
@@ -7,6 +7,7 @@ import { cidrContains, loadConfig, parseCidr } from '../config/index.js'
 import { AppError } from '../errors.js'
 import { manifestEntry } from '../http/routes/export.js'
 import { drained, mboxChunks, pumpZip, type MboxItem, type ZipEntry } from '../mail/export-formats.js'
+import { decodeRaw } from '../store/raw-codec.js'
 import { compileSearch } from '../store/search-query.js'
 import type { Envelope, StoredMessage } from '../store/index.js'
 import { createProgress, formatBytes } from './progress.js'
@@ -95,12 +96,13 @@ interface Row {
   tags: string | null
   rcpts: string
   raw: Buffer
+  raw_codec: string | null
 }
 
 const COLUMNS = `m.*,
   (SELECT group_concat(t.name, char(31)) FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE mt.seq = m.seq) AS tags,
   (SELECT json_group_array(json_array(rc.address, json(rc.params)) ORDER BY rc.pos) FROM recipients rc WHERE rc.seq = m.seq) AS rcpts,
-  r.raw`
+  r.raw, r.codec AS raw_codec`
 
 /** The fields of a row that the zip manifest shows, as the store's StoredMessage. */
 function toStoredMessage(row: Row): StoredMessage {
@@ -157,7 +159,7 @@ function toStoredMessage(row: Row): StoredMessage {
 }
 
 /** A read-only connection: it never takes the write lock, so a running server is not disturbed. */
-function openReadOnly(path: string): Database.Database {
+function openReadOnly(path: string): Database {
   if (path === ':memory:' || !existsSync(path)) throw new AppError('BAD_CONFIG', `--db ${path}: no such database`)
   const db = new Database(path, { readonly: true, fileMustExist: true })
   db.pragma('busy_timeout = 5000')
@@ -170,7 +172,7 @@ function openReadOnly(path: string): Database.Database {
 }
 
 /** Matching rows with their bytes in seq order, the order of the HTTP export. */
-function* matching(db: Database.Database, search: string): Generator<Row> {
+function* matching(db: Database, search: string): Generator<Row> {
   const f = compileSearch(search)
   const page = db.prepare<(string | number)[], { seq: number; size: number }>(
     `SELECT m.seq, m.size FROM messages m WHERE m.seq > ? AND (${f.where}) ORDER BY m.seq LIMIT ${PAGE_ROWS}`,
@@ -178,6 +180,10 @@ function* matching(db: Database.Database, search: string): Generator<Row> {
   const read = db.prepare<[string], Row>(
     `SELECT ${COLUMNS} FROM messages m JOIN message_raw r ON r.seq = m.seq WHERE m.seq IN (SELECT value FROM json_each(?)) ORDER BY m.seq`,
   )
+  // The original bytes (sizes above are of those too); the row may hold them compressed.
+  const readGroup = function* (group: number[]): Generator<Row> {
+    for (const row of read.all(JSON.stringify(group))) yield { ...row, raw: decodeRaw(row.raw, row.raw_codec), raw_codec: null }
+  }
   let after = 0
   for (;;) {
     const seqs = page.all(after, ...f.params)
@@ -186,14 +192,14 @@ function* matching(db: Database.Database, search: string): Generator<Row> {
     let bytes = 0
     for (const { seq, size } of seqs) {
       if (group.length && bytes + size > GROUP_BYTES) {
-        yield* read.all(JSON.stringify(group))
+        yield* readGroup(group)
         group = []
         bytes = 0
       }
       group.push(seq)
       bytes += size
     }
-    yield* read.all(JSON.stringify(group))
+    yield* readGroup(group)
     after = seqs[seqs.length - 1]!.seq
   }
 }
@@ -242,7 +248,7 @@ export async function runExport(argv: readonly string[], env: Readonly<Record<st
           await writeAll(out, mboxChunks(counted<MboxItem>(rows, (r) => ({ mailFrom: r.mail_from, receivedAt: r.received_at, raw: r.raw }))))
         } else {
           const zip = new ZipFile()
-          const zipOut = zip.outputStream as unknown as NodeJS.ReadableStream
+          const zipOut = zip.outputStream
           zipOut.pipe(out, { end: false })
           const ended = new Promise<void>((resolve) => zipOut.once('end', () => resolve()))
           await pumpZip(

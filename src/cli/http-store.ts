@@ -1,5 +1,5 @@
 import type { DetailPart, HttpStore, MessageParser, ParsedMessage } from '../http/index.js'
-import { newMessageId, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
+import { newMessageId, storeHealth, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
 import type { ReadPool } from './read-pool.js'
 
 // The HTTP thread's view of the store. Point reads (one message, its bytes, counts, tags, the
@@ -57,6 +57,7 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
       return pool.run({ op: 'neighbours', id, search: s }, budget.search)
     },
     counts: async () => reader.counts(),
+    rawBytes: async () => reader.rawBytes(),
     listTags: async () => reader.listTags(),
     tagCounts: async () => reader.tagCounts(),
     stats: () => pool.run<StoreStats>({ op: 'stats', now: Date.now() }, budget.report),
@@ -70,6 +71,13 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
     addTags: async (ids, tags) => void (await write({ op: 'addTags', ids, tags })),
     renameTag: async (from, to) => void (await write({ op: 'renameTag', from, to })),
     deleteTag: async (tag) => void (await write({ op: 'deleteTag', tag })),
+    async health() {
+      try {
+        return storeHealth(await write({ op: 'health' }))
+      } catch (err) {
+        return { writable: false, problem: `the writer does not answer: ${(err as Error).message}` }
+      }
+    },
     async insert(raw, envelope) {
       const id = newMessageId()
       const { seq, sha256 } = await writer.insert({ id, raw, env: envelope })

@@ -15,7 +15,7 @@ import { createProgress, formatBytes } from './progress.js'
 // Each batch is one transaction, so an interrupted import leaves whole messages only. SQLite's WAL
 // and busy timeout let it run beside a server; the server's indexer finds the new rows by polling.
 
-export const IMPORT_USAGE = `usage: holdmail import [--db PATH] [--tag TAG]... [--skip-duplicates] [--max-message-size BYTES] PATH...
+export const IMPORT_USAGE = `usage: holdmail import [--db PATH] [--tag TAG]... [--skip-duplicates] [--max-message-size BYTES] [--compression 0..3] PATH...
   PATH: .eml files, mbox files, Maildir folders, or folders of them`
 
 // A batch is one transaction: big enough to amortise its fsync, small enough that a server beside
@@ -27,7 +27,7 @@ export interface ImportArgs {
   paths: string[]
   tags: string[]
   skipDuplicates: boolean
-  configArgs: string[] // --db and --max-message-size, handed to loadConfig
+  configArgs: string[] // --db, --max-message-size and --compression, handed to loadConfig
 }
 
 export function parseImportArgs(argv: readonly string[]): ImportArgs {
@@ -41,7 +41,7 @@ export function parseImportArgs(argv: readonly string[]): ImportArgs {
       if (v === undefined || v === '') throw new AppError('BAD_CONFIG', `${flag} needs a value\n${IMPORT_USAGE}`)
       return v
     }
-    if (flag === '--db' || flag === '--max-message-size') out.configArgs.push(flag, value())
+    if (flag === '--db' || flag === '--max-message-size' || flag === '--compression') out.configArgs.push(flag, value())
     else if (flag === '--tag') out.tags.push(...value().split(',').map((t) => t.trim()).filter(Boolean))
     else if (flag === '--skip-duplicates') out.skipDuplicates = true
     else if (flag === '--') {
@@ -69,8 +69,8 @@ function bareAddress(value: string): string {
 export function archivedEnvelope(msg: SourceMessage): { mailFrom: string; rcptTo: string[] } {
   const headers = readHeaders(msg.raw)
   const values = (name: string): string[] => headers.filter((h) => h.name.toLowerCase() === name).map((h) => h.value)
-  let mailFrom = ''
   const fromLineSender = msg.fromLine?.split(/\s+/)[0] ?? ''
+  let mailFrom: string
   if (fromLineSender) mailFrom = fromLineSender === 'MAILER-DAEMON' ? '' : fromLineSender
   else mailFrom = bareAddress(values('return-path')[0] ?? '')
   const listed = (name: string): string[] => values(name).flatMap((v) => v.split(',')).map(bareAddress).filter(Boolean)
@@ -110,7 +110,7 @@ export async function runImport(argv: readonly string[], env: Readonly<Record<st
   const db = openDatabase(config.dbPath, { migrate: true })
   const result: ImportResult = { stored: 0, bytes: 0, duplicates: 0, problems: [], sources: found.sources.length, ignored: found.ignored }
   try {
-    const writes = createWrites(db)
+    const writes = createWrites(db, { compression: config.compression })
     const seen = new Set<string>()
     if (args.skipDuplicates) {
       const existing = db.prepare<[], { sha256: string; mail_from: string; rcpts: string | null }>(

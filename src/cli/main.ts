@@ -12,7 +12,10 @@ import { IMPORT_USAGE, runImport } from './import.js'
 import { EXPORT_USAGE, runExport } from './export.js'
 import { startHoldmail } from './start-holdmail.js'
 
-const SHUTDOWN_GRACE_MS = 10_000
+// The longest a stop may take before the process exits anyway (code 1): SMTP sessions get up to
+// 8 s (SHUTDOWN_DRAIN_MS in src/smtp) to finish the message they are sending, then HTTP requests
+// in flight, the indexer and the writer's last commit follow.
+const SHUTDOWN_GRACE_MS = 20_000
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host)
 
@@ -24,7 +27,7 @@ async function serve(argv: string[]): Promise<void> {
     { level: config.logLevel, base: { pid: process.pid } },
     process.stdout.isTTY ? terminalDestination(process.stdout) : process.stdout,
   )
-  const running = await startHoldmail(config, { logger })
+  const running = await startHoldmail(config, { logger, prettyLogs: process.stdout.isTTY === true })
   const url = (a: { address: string; port: number }): string => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)
   process.stdout.write(`holdmail SMTP listening on ${url(running.smtp)}\n`)
   if (running.smtps) process.stdout.write(`holdmail SMTPS listening on ${url(running.smtps)}\n`)
@@ -35,9 +38,15 @@ async function serve(argv: string[]): Promise<void> {
     logger.warn({ http: config.http.host }, 'the UI and API are reachable beyond this machine without --http-auth or --http-token')
   }
 
+  // SIGTERM and Ctrl-C: no new SMTP/LMTP connection from now on (idle sessions get 421 4.3.2),
+  // messages being received get their reply, then event streams and HTTP close and the writer
+  // commits what it holds; exit 0. A second Ctrl-C ends the process at once (the default action).
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'stopping')
-    const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS)
+    const force = setTimeout(() => {
+      logger.error({ ms: SHUTDOWN_GRACE_MS }, 'stop did not finish in time; exiting')
+      process.exit(1)
+    }, SHUTDOWN_GRACE_MS)
     force.unref()
     running.stop().then(
       () => process.exit(0),

@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { loadRoutesFile, tagsForRoutes, type Config, type RouteRule } from '../config/index.js'
 import { AppError } from '../errors.js'
 import { createIndexer, createThreadIndexer, type Analyser, type Indexer } from '../mail/index.js'
+import { createSpamChecker } from '../mail/spam-checker.js'
 import { createSmtpListener, loadTlsMaterial, sharedListenerOptions, type SmtpListener } from '../smtp/index.js'
 import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
 import { serveRequests, spawnThread, type Thread } from '../threads/index.js'
@@ -76,7 +77,7 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     dbPath = join(dir, 'holdmail.db')
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   }
-  const store = createMessageStore(dbPath)
+  const store = createMessageStore(dbPath, { compression: config.compression })
   cleanups.push(() => store.close())
   // [accepted, accepted bytes, rejected]: counted here, read by the HTTP thread without a message.
   const counters = new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT)
@@ -162,17 +163,12 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       listeners.push(listener)
     }
 
-    // Ready: every configured listener bound and the writer thread answering a write (an update
-    // of no row still takes the database's write lock).
+    // Ready (the listeners' part; the HTTP thread asks the writer about the store itself): every
+    // configured listener bound and not stopping.
     const ready = async (): Promise<{ ok: boolean; reason?: string }> => {
       if (stopping) return { ok: false, reason: 'stopping' }
       const unbound = (['smtp', 'smtps', 'lmtp'] as const).filter((k) => config[k] && !bound[k])
       if (unbound.length) return { ok: false, reason: `listener ${unbound.join(', ')} not bound` }
-      try {
-        await store.setRead({ ids: [] }, false)
-      } catch (err) {
-        return { ok: false, reason: `store not writable: ${(err as Error).message}` }
-      }
       return { ok: true }
     }
 
@@ -242,6 +238,11 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     wakeTimer.unref()
     cleanups.push(() => clearInterval(wakeTimer))
     cleanups.push(() => indexer.stop())
+    // SpamAssassin scores, after commit and in a thread of its own, when --spamd names a spamd.
+    if (config.spamd) {
+      const spam = createSpamChecker({ store, spamd: config.spamd, onError: (err) => logger.warn({ err }, 'spamd check failed') })
+      cleanups.push(() => spam.stop())
+    }
 
     if (config.maxMessages > 0 || config.maxAgeMs > 0) {
       const prune = async (): Promise<void> => {

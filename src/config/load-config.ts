@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { OPTIONS } from './options.js'
 import { AppError } from '../errors.js'
-import { parseCidrList, type Cidr } from './cidr.js'
+import { parseCidrList, type Cidr } from '../net/index.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
@@ -42,6 +42,10 @@ export interface Config {
   enableChaos: boolean
   /** Host header names (lowercase, no port) accepted besides loopback ones when HTTP auth is off. */
   httpAllowedHosts: readonly string[]
+  /** --compression: 0 (store raw bytes as received) to 3 (see store/raw-codec.ts). */
+  compression: number
+  /** SpamAssassin's spamd to score stored messages with; null: not scored. */
+  spamd: ListenAddress | null
   /** Where each stored message's summary is posted ('' = no webhook). */
   webhookUrl: string
   tagsPlusAddresses: boolean
@@ -95,6 +99,15 @@ export function parseDuration(name: string, value: string): number {
   if (!m) throw new AppError('BAD_CONFIG', `--${name}: expected a duration like 7d or 12h, got "${value}"`)
   const unit = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }[(m[2] ?? 's') as 'ms']
   return Number(m[1]) * unit
+}
+
+/** --compression levels, as Mailpit's: 0 off, 1 fastest ... 3 smallest (store/raw-codec.ts maps them to zstd levels). */
+export const MAX_COMPRESSION = 3
+
+function parseCompression(value: string): number {
+  const n = /^\d$/.test(value.trim()) ? Number(value.trim()) : NaN
+  if (!(n <= MAX_COMPRESSION)) throw new AppError('BAD_CONFIG', `--compression: expected 0 (off) to ${MAX_COMPRESSION}, got "${value}"`)
+  return n
 }
 
 /** Flags beat environment variables, which beat defaults. Pure: the caller passes argv and env. */
@@ -192,6 +205,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       .map((h) => h.trim().toLowerCase())
       .map((h) => (h.startsWith('[') ? h.slice(1, h.indexOf(']')) : isIP(h) === 6 ? h : h.replace(/:\d+$/, '')))
       .filter((h) => h !== ''),
+    compression: parseCompression(get('compression')),
+    spamd: optionalAddress('spamd'),
     webhookUrl,
     tagsPlusAddresses: boolSwitch('tags-plus-addresses'),
     tagsUsername: boolSwitch('tags-username'),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { AppError } from '../errors.js'
-import { inAnyCidr, parseCidr, type Cidr } from './cidr.js'
+import { inAnyCidr, parseCidr, type Cidr } from '../net/index.js'
 
 // A smarttable-style route file: one rule a line, "<match> <tag>[,<tag>...]", # comments.
 //   spammer@example.com      campaign-a       envelope sender, exact address

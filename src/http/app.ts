@@ -16,8 +16,10 @@ import { webuiRoutes } from './routes/webui.js'
 import { websocketRoutes } from './routes/websocket.js'
 import { exportRoutes } from './routes/export.js'
 import { infoRoutes } from './routes/info.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { messageRoutes } from './routes/message.js'
 import { messagesRoutes } from './routes/messages.js'
+import { spamRoutes } from './routes/spam.js'
 import { tagsRoutes } from './routes/tags.js'
 import { viewRoutes } from './routes/view.js'
 import { DEFAULT_HTTP_LIMITS, registerSecurity, serverOptions, type HttpLimits } from './security.js'
@@ -41,9 +43,11 @@ function safeEqual(a: string, b: string): boolean {
 
 /** A Fastify instance with every route registered, not yet listening (tests use inject or a real port). */
 export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Promise<FastifyInstance> {
+  // Request lines are info-level noise here; errors still reach the log. Typed as Fastify's base
+  // logger so that the instance is the plain FastifyInstance the route modules take.
+  const loggerInstance: FastifyBaseLogger = deps.logger.child({ mod: 'http' }, { level: 'warn' })
   const app = Fastify({
-    // Request lines are info-level noise here; errors still reach the log.
-    loggerInstance: deps.logger.child({ mod: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: BODY_LIMIT_BYTES,
     ...serverOptions(limits),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true } },
@@ -68,15 +72,15 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
       if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="holdmail"')
       return reply.status(status).send({ error: { code: err.code, message: explained ? err.message : 'internal error' } })
     }
-    if ((err as FastifyError).validation) {
+    if (err.validation) {
       return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: err.message } })
     }
-    const status = (err as FastifyError).statusCode ?? 500
+    const status = err.statusCode ?? 500
     if (status >= 500) {
       req.log.error({ err }, 'request failed')
       return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } })
     }
-    return reply.status(status).send({ error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message } })
+    return reply.status(status).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } })
   })
 
   // Before authentication: a rebinding page or a foreign site gets 403 whatever it sends.
@@ -134,7 +138,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
 
   // Mailpit's websocket stream; clients send nothing but pings, so frames from them stay small.
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } })
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes, websocketRoutes, thumbRoutes]) {
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, metricsRoutes, spamRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes, websocketRoutes, thumbRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -17,6 +17,8 @@ export interface HttpStore {
   list(query: ListQuery): Promise<Page>
   neighbours(id: string, search?: string): Promise<{ previous: string | null; next: string | null }>
   counts(): Promise<{ total: number; unread: number }>
+  /** Raw bytes of all messages as received and as stored (compressed). */
+  rawBytes(): Promise<{ original: number; stored: number }>
   listTags(): Promise<string[]>
   tagCounts(): Promise<Record<string, number>>
   stats(): Promise<StoreStats>
@@ -31,6 +33,8 @@ export interface HttpStore {
   addTags(ids: string[], tags: string[]): Promise<void>
   renameTag(from: string, to: string): Promise<void>
   deleteTag(tag: string): Promise<void>
+  /** Whether writes work, and why not (the database file deleted under the running process). */
+  health(): Promise<{ writable: boolean; problem: string }>
   /** Stores a message (POST /api/v1/send) through the writer; resolves once committed. */
   insert(raw: Buffer, envelope: Envelope): Promise<StoredMessage>
 }
@@ -80,7 +84,7 @@ export interface HttpDeps {
   }
   /** A small JPEG of an image attachment, or null when it is not an image that can be decoded. */
   thumbnail?: (content: Buffer) => Promise<Buffer | null>
-  /** Whether the store is open and writable and every listener is bound (GET /readyz). */
+  /** Whether every listener is bound and holdmail is not stopping (GET /readyz also asks store.health()). */
   ready?: () => Promise<{ ok: boolean; reason?: string }>
 }
 

@@ -53,7 +53,7 @@ export function listItemJson(m: StoredMessage): Record<string, unknown> {
     MailFrom: env.mailFrom,
     ClientIP: env.clientIp,
     Helo: env.helo,
-    Auth: (s?.auth as Record<string, unknown> | null) ?? null,
+    Auth: s?.auth ?? null,
   }
 }
 

@@ -37,6 +37,7 @@ const TWO_NEWLINES = Buffer.from('\n\n')
  */
 export function mboxParts(item: MboxItem): Buffer[] {
   // The envelope sender is client-supplied: whitespace would split the From line, so it becomes "_".
+  // eslint-disable-next-line no-control-regex -- matching control characters is this regex's purpose
   const sender = item.mailFrom.replace(/[\s\x00-\x1f\x7f]/g, '_') || 'MAILER-DAEMON'
   const head = Buffer.from(`From ${sender} ${asctime(item.receivedAt)}\n`, 'utf8')
   let body = item.raw
@@ -106,8 +107,9 @@ export async function pumpZip(zip: ZipFile, entries: Iterable<ZipEntry> | AsyncI
   const out = zip.outputStream as unknown as Writable & { writableNeedDrain: boolean }
   const tmp = join(tmpdir(), `holdmail-manifest-${randomUUID()}.json`)
   const manifest = createWriteStream(tmp)
-  let manifestError: Error | null = null
-  manifest.on('error', (err) => (manifestError ??= err)) // reported below, or moot when the reader left
+  // Set from the stream's error event; a property, so the check below is not narrowed away to null.
+  const manifestFailure: { error: Error | null } = { error: null }
+  manifest.on('error', (err) => (manifestFailure.error ??= err)) // reported below, or moot when the reader left
   const cleanup = (): void => rmSync(tmp, { force: true })
   try {
     manifest.write('[')
@@ -121,7 +123,7 @@ export async function pumpZip(zip: ZipFile, entries: Iterable<ZipEntry> | AsyncI
       if (out.writableNeedDrain && !(await drained(out))) return
     }
     await new Promise<void>((resolve) => manifest.end('\n]\n', () => resolve()))
-    if (manifestError) throw manifestError
+    if (manifestFailure.error) throw manifestFailure.error
     const rs = createReadStream(tmp)
     rs.once('open', cleanup) // unlinked once open: the descriptor keeps the data readable
     zip.addReadStream(rs, 'manifest.json', { compress: true, mtime: new Date() })

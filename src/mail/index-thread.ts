@@ -17,8 +17,8 @@ const DEFAULT_BATCH = 50
 const REQUEUE_WINDOW = 1000
 const MAX_AUTH_ROUNDS = 4
 // During a burst the thread indexes at most 10 % of the time. Its CPU does not come out of the SMTP
-// thread, but its summaries (FTS inserts) queue in the same writer as new mail: at 25 % the bench
-// measured ingest with SPF/DKIM/DMARC on at 74 % of the rate with them off, at 10 % at 98 %.
+// thread, but its summaries (FTS inserts) queue in the same writer as new mail and slow the commits
+// of new messages (docs/performance.md has the figures).
 const THREAD_BUSY_DUTY = 0.1
 
 /**
@@ -111,8 +111,7 @@ export function createThreadIndexer(opts: ThreadIndexerOptions): Indexer {
     saved()
     // During a burst (nobody waiting) the round analyses everything before it saves, as one commit
     // and inside the loop's duty cycle: lookups and DKIM checks run in the background, and a
-    // second commit per round took CPU and writer time from the SMTP sessions (ingest with
-    // analysis on fell to 87-89 % of off).
+    // second commit per round would take writer time from the SMTP sessions.
     if (throttled) return items.length
     const done: Promise<void> = authed
       .then(async (auth) => {

@@ -31,16 +31,15 @@ export interface IndexerOptions {
 const DEFAULT_BATCH = 50
 // During a burst (mail arriving faster than BURST_MSGS_PER_S over the last second) the indexer
 // takes at most BUSY_DUTY of the CPU, so the burst is accepted at full speed and indexed right after
-// it; at a steady, moderate rate it keeps up instead (the bench measured lag growing without bound
-// at 200 msg/s when every arrival throttled it).
+// it; at a steady, moderate rate it keeps up instead (throttled at every arrival, its lag grows
+// without bound at a steady 200 msg/s).
 const BURST_MSGS_PER_S = 300
 const BUSY_DUTY = 0.25
 const MAX_PAUSE_MS = 500
 // New mail is indexed this long after it arrives, so that at a moderate rate a round takes several
 // messages: one read query, one summary commit and a few thread hand-offs per round rather than per
-// message. At a paced 200 msg/s that cut the server's CPU per message by ~15 % (indexer thread
-// 1.61-1.71 -> 1.25-1.31 ms, writer 1.12-1.15 -> 0.97-1.03 ms). An API request does not wait for
-// it (settle starts a round at once), nor does idle().
+// message, which lowers the CPU spent per message (docs/performance.md). An API request does not
+// wait for it (settle starts a round at once), nor does idle().
 const GATHER_MS = 20
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Attachment } from 'mailparser'
+import type { Attachment, HeaderValue } from 'mailparser'
 import { parseMail } from './summary.js'
 
 export interface PartInfo {
@@ -33,6 +33,9 @@ function partInfo(a: Attachment, index: number): PartInfo {
   }
 }
 
+// A header mailparser left as text; one it parsed into a structure has no single text form.
+const headerText = (value: HeaderValue | undefined): string => (typeof value === 'string' ? value : '')
+
 const isInline = (a: Attachment): boolean => Boolean(a.contentId) && (a.related || a.contentDisposition === 'inline')
 
 /** Full parse for one message's detail view; runs on request only, never on the accept path. */
@@ -47,7 +50,7 @@ export async function parseDetail(raw: Buffer): Promise<MessageDetail & { parts:
       parts.set(info.PartID, a)
       ;(isInline(a) ? inline : attachments).push(info)
     })
-    const header = String(mail.headers.get('list-unsubscribe') ?? '')
+    const header = headerText(mail.headers.get('list-unsubscribe'))
     const links = [...header.matchAll(/<([^>]+)>/g)].map((m) => m[1]!)
     return {
       text: mail.text ?? '',
@@ -58,7 +61,7 @@ export async function parseDetail(raw: Buffer): Promise<MessageDetail & { parts:
         Header: header,
         Links: links,
         Errors: header && links.length === 0 ? 'no <link> in List-Unsubscribe' : '',
-        HeaderPost: String(mail.headers.get('list-unsubscribe-post') ?? ''),
+        HeaderPost: headerText(mail.headers.get('list-unsubscribe-post')),
       },
       parseError: null,
       parts,

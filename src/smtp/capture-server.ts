@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js'
+import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js'
 import { inAnyCidr, normalizeIp, type Cidr } from '../config/index.js'
 import { createSmtpLimits, type SmtpLimits } from './smtp-limits.js'
 
@@ -25,6 +26,8 @@ import { createSmtpLimits, type SmtpLimits } from './smtp-limits.js'
 //    parser below keeps the text between the angle brackets and flags what smtp-server refused.
 // 7. the HELO/EHLO argument (and XFORWARD HELO) kept as sent: smtp-server lower-cases it, and its
 //    case is a fingerprint of the sending software.
+// 8. a client that half-closes the connection still gets every reply it is owed (see
+//    CaptureConnection.send and clientFinished below).
 
 /** Why a command got a 552 or 452 (counted as rejected by the caller). */
 export type RejectReason = 'size' | 'recipients' | 'memory'
@@ -109,6 +112,7 @@ class CaptureConnection extends SMTPConnection {
   private dataTimer: NodeJS.Timeout | null = null
   private commandSeq = 0
   private rejectReportedFor = -1
+  private clientFinished = false
 
   constructor(
     private readonly capture: CaptureServer,
@@ -183,8 +187,51 @@ class CaptureConnection extends SMTPConnection {
     if (context === 'MESSAGE_TOO_BIG') this.reportRejected('size')
     else if (context === 'TOO_MANY_RECIPIENTS') this.reportRejected('recipients')
     const own = typeof data === 'string' && OWN_STATUS_CODE.test(data)
-    super.send(code, data, own ? false : context === 'DATA_OK' ? undefined : context)
+    // smtp-server writes a reply only while the socket's readyState is 'open'. Once the client has
+    // half-closed (FIN: it has nothing more to send, RFC 793 §3.5; the listener is allowHalfOpen),
+    // readyState is 'writeOnly', yet the client still waits for the replies to what it sent. Exim
+    // sends the final dot and a pipelined QUIT, then shutdown(SHUT_WR), and reads the 250 and 221;
+    // without them it counts the message as not delivered (defer -18, "Remote host closed
+    // connection in response to end of data") although it is stored. For that one call the socket
+    // answers 'open' (an own property shadowing net.Socket's getter), so smtp-server writes.
+    const halfClosed = socket.readyState === 'writeOnly' && !this._upgrading && !socket.destroyed
+    const shadow = socket as unknown as { readyState: string }
+    if (halfClosed) Object.defineProperty(shadow, 'readyState', { value: 'open', configurable: true })
+    try {
+      super.send(code, data, own ? false : context === 'DATA_OK' ? undefined : context)
+    } finally {
+      if (halfClosed) delete (shadow as { readyState?: string }).readyState
+    }
     if (code !== 421 && !this._closing) this.armCommandTimer()
+  }
+
+  // The parser ends when the socket's readable side ends (the socket is piped into it), and
+  // finishes once every command that arrived before the client's FIN has been handled, the reply
+  // to a final dot included (the parser does not take the next chunk before that). With nothing
+  // more to come, our side closes then; until then the half-open socket stays writable for the
+  // replies (net.Socket without allowHalfOpen would end our side at the FIN, dropping them).
+  override _createParser(): SMTPStream {
+    const parser = super._createParser()
+    parser.once('finish', () => {
+      if (parser !== this._parser) return // a parser retired by STARTTLS
+      this.clientFinished = true
+      this.closeIfClientFinished()
+    })
+    return parser
+  }
+
+  // A last line without CRLF is run by the parser as it finishes; if its handler answers later,
+  // the close waits for it. smtp-server calls _whenWritable once a command's handler is done.
+  override _whenWritable(next: () => void): void {
+    super._whenWritable(() => {
+      next()
+      this.closeIfClientFinished()
+    })
+  }
+
+  private closeIfClientFinished(): void {
+    if (!this.clientFinished || this._closing || this._closed || this._handlerPending) return
+    this.close()
   }
 
   /** Once per command: LMTP answers one DATA with a reply per recipient. */
@@ -317,7 +364,9 @@ export class CaptureServer extends SMTPServer {
     const trusted = options.trustedRelays.length > 0
     const idle = options.idleTimeoutMs ?? 0
     // smtp-server's own idle timeout agrees with the command deadline (its default is 60 s).
-    super({ ...options, useXClient: trusted, useXForward: trusted, ...(idle > 0 ? { socketTimeout: idle } : {}) })
+    // allowHalfOpen: a client's FIN does not end our side; the connection closes once every
+    // command it sent is answered (CaptureConnection._createParser).
+    super({ ...options, allowHalfOpen: true, useXClient: trusted, useXForward: trusted, ...(idle > 0 ? { socketTimeout: idle } : {}) })
     this.greetDelayMs = options.greetDelayMs
     this.coalesceReplies = options.coalesceReplies === true
     this.trustedRelays = options.trustedRelays

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { SMTPServerDataStream } from 'smtp-server'
+import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js'
 import { normalizeIp, type Cidr } from '../config/index.js'
 import { AppError } from '../errors.js'
 import type { Envelope, MessageStore, Recipient, StoredMessage } from '../store/index.js'
@@ -49,6 +50,12 @@ export interface SmtpListenerOptions {
 export const DEFAULT_DATA_TIMEOUT_MS = 10 * 60_000
 // RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command.
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000
+// At shutdown, how long a message being received (or being committed) may take to get its reply
+// before the connection gets a 421. 8 s keeps the whole stop within the 10 s a container runtime
+// (docker stop) gives before it kills the process.
+export const SHUTDOWN_DRAIN_MS = 8000
+// RFC 3463 4.3.2 "system not accepting network messages": the reply of every session at shutdown.
+const SHUTTING_DOWN = '4.3.2'
 
 export interface SmtpListener {
   readonly kind: ListenerKind
@@ -56,7 +63,12 @@ export interface SmtpListener {
   setChaos(triggers: Partial<ChaosTriggers>): ChaosTriggers
   getChaos(): ChaosTriggers
   listen(): Promise<AddressInfo>
-  close(): Promise<void>
+  /**
+   * Stops accepting connections at once (new ones are refused), answers every idle session with
+   * 421 4.3.2 and closes it; a session in DATA, or whose message is being committed, gets its reply
+   * first and then the 421, or the 421 alone after `drainMs`.
+   */
+  close(drainMs?: number): Promise<void>
 }
 
 // XCLIENT/XFORWARD use these placeholders for "not known" (postfix XCLIENT_README).
@@ -169,6 +181,8 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
     return Object.assign(new Error(`Error: chaos trigger (${stage})`), { responseCode: code })
   }
   let bound: AddressInfo | null = null
+  let closing: Promise<void> | null = null
+  let lastStoreProblem: string | null = null
 
   const server = new CaptureServer({
     name: opts.hostname,
@@ -214,7 +228,12 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
       // Any credentials are accepted: a capture MTA records who claimed to be whom.
       callback(null, { user: auth.username ?? '' })
     },
-    onData(stream, session, callback) {
+    onData(stream, session, reply) {
+      // Once shutdown has begun, the reply to this message is the session's last.
+      const callback = (err?: Error | null, message?: string): void => {
+        reply(err, message)
+        if (closing) for (const c of server.connections) if (c.id === session.id) sayShuttingDown(c)
+      }
       const captureSession = session as CaptureSession
       collect(stream, opts.maxMessageBytes, limits)
         .then(async (got) => {
@@ -237,12 +256,18 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
           try {
             message = await opts.store.insert(raw, envelope, { handOver: true })
           } catch (err) {
-            log.error({ err, cid: session.id }, 'store failed')
+            // A lasting failure (the database file deleted, a full disk) would log a line per
+            // message: it is logged once, and again when it changes or after a message got through.
+            const problem = err instanceof Error && typeof err.cause === 'string' ? err.cause : String(err)
+            if (problem !== lastStoreProblem) log.error({ err, problem, cid: session.id }, 'store failed')
+            else log.debug({ problem, cid: session.id }, 'store failed')
+            lastStoreProblem = problem
             callback(transientError('Error: local storage failure, try again later'))
             return
           } finally {
             limits.releaseData(held)
           }
+          lastStoreProblem = null
           if (log.isLevelEnabled('info')) {
             log.info(
               {
@@ -274,6 +299,13 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
   })
   server.on('error', (err: Error) => log.debug({ err }, 'connection error'))
 
+  const sayShuttingDown = (c: SMTPConnection): void => {
+    if (!c._closing && !c._closed) c.send(421, `${SHUTTING_DOWN} ${opts.hostname} Error: shutting down, try again later`)
+  }
+  // A message is in flight while its DATA is being received or its reply is awaited (the data
+  // stream is set from the 354 to the reply), or while a command handler has not answered yet.
+  const inFlight = (c: SMTPConnection): boolean => c._handlerPending || Boolean(c._dataStream)
+
   return {
     kind: opts.kind,
     setChaos: (triggers) => chaos.set(triggers),
@@ -291,11 +323,20 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
         })
       })
     },
-    close() {
-      return new Promise((resolve) => {
+    close(drainMs = SHUTDOWN_DRAIN_MS) {
+      closing ??= new Promise((resolve) => {
         if (!bound) return resolve()
-        server.close(() => resolve())
+        // The listening socket closes now; smtp-server answers any further command with a 421 and
+        // calls back once every connection is gone.
+        server.close(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+        const timer = setTimeout(() => server.connections.forEach(sayShuttingDown), drainMs)
+        timer.unref()
+        for (const c of [...server.connections]) if (!inFlight(c)) sayShuttingDown(c)
       })
+      return closing
     },
   }
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { decodeRaw } from './raw-codec.js'
 import { ROW_COLUMNS, toStored, type MessageRow } from './rows.js'
 import type { Envelope } from './types.js'
 
@@ -31,7 +32,7 @@ export function createIndexQueue(db: Database.Database): IndexQueue {
       'SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM (SELECT seq FROM messages WHERE indexed_at IS NULL ORDER BY seq LIMIT ?)',
     ),
     through: db.prepare<[number], number>('SELECT 1 FROM messages WHERE indexed_at IS NULL AND seq <= ? LIMIT 1').pluck(),
-    rows: db.prepare<[number, number], MessageRow & { raw: Buffer }>(`SELECT ${ROW_COLUMNS}, r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq
+    rows: db.prepare<[number, number], MessageRow & { raw: Buffer; raw_codec: string | null }>(`SELECT ${ROW_COLUMNS}, r.raw, r.codec AS raw_codec FROM messages m JOIN message_raw r ON r.seq = m.seq
       WHERE m.indexed_at IS NULL AND m.seq <= ? ORDER BY m.seq LIMIT ?`),
   }
   return {
@@ -42,7 +43,7 @@ export function createIndexQueue(db: Database.Database): IndexQueue {
         bytes += sizes[take]!.size
       }
       if (take === 0) return []
-      return stmt.rows.all(sizes[take - 1]!.seq, take).map((r) => ({ seq: r.seq, id: r.id, raw: r.raw, envelope: toStored(r).envelope }))
+      return stmt.rows.all(sizes[take - 1]!.seq, take).map((r) => ({ seq: r.seq, id: r.id, raw: decodeRaw(r.raw, r.raw_codec), envelope: toStored(r).envelope }))
     },
     unindexedBacklog(cap) {
       return stmt.backlog.get(cap) ?? { count: 0, lastSeq: 0 }

@@ -38,10 +38,11 @@ export interface MessageStore extends Reader, IndexQueue, Reports {
 }
 
 /** Opens (and migrates) the database, starts its writer and prepares this thread's reads. */
-export function createMessageStore(path: string, opts: { cacheKiB?: number } = {}): MessageStore {
+export function createMessageStore(path: string, opts: { cacheKiB?: number; compression?: number } = {}): MessageStore {
   const db = openDatabase(path, { migrate: true, ...(opts.cacheKiB !== undefined ? { cacheKiB: opts.cacheKiB } : {}) })
   // An in-memory database is private to its connection, so ':memory:' writes in-process.
-  const writer = path !== ':memory:' ? createThreadWriter(path) : createInProcessWriter(db)
+  const writerOpts = opts.compression !== undefined ? { compression: opts.compression } : {}
+  const writer = path !== ':memory:' ? createThreadWriter(path, writerOpts) : createInProcessWriter(db, writerOpts)
   let closed = false
   const write = writer.write.bind(writer)
   return {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import { statSync } from 'node:fs'
 import { AppError } from '../errors.js'
+import { decodeRaw } from './raw-codec.js'
 import { ROW_COLUMNS, toStored, type MessageRow } from './rows.js'
 import { compileSearch, type FtsDriver } from './search-query.js'
 import type { ListQuery, Page, StoredMessage } from './types.js'
@@ -33,6 +34,8 @@ export interface Reader {
   /** Neighbours in list order (newest first): previous = newer, next = older. */
   neighbours(id: string, search?: string): { previous: string | null; next: string | null }
   counts(): { total: number; unread: number }
+  /** Raw bytes of every message as received, and as stored (compressed where --compression applied). */
+  rawBytes(): { original: number; stored: number }
   listTags(): string[]
   tagCounts(): Record<string, number>
   /** Matching messages (oldest first) in pages of bounded bytes, for exports; reads one page at a time. */
@@ -45,7 +48,8 @@ export interface Reader {
 export function createReader(db: Database.Database, path: string): Reader {
   const stmt = {
     byId: db.prepare<[string], MessageRow>(`SELECT ${ROW_COLUMNS} FROM messages m WHERE m.id = ?`),
-    raw: db.prepare<[string], Buffer>('SELECT r.raw FROM message_raw r JOIN messages m ON m.seq = r.seq WHERE m.id = ?').pluck(),
+    raw: db.prepare<[string], { raw: Buffer; codec: string | null }>('SELECT r.raw, r.codec FROM message_raw r JOIN messages m ON m.seq = r.seq WHERE m.id = ?'),
+    rawBytes: db.prepare<[], { original: number; stored: number }>('SELECT raw_original AS original, raw_stored AS stored FROM message_counts WHERE id = 1'),
     // kept by the writer on insert, by triggers on delete and read (migrations 002, 003)
     counts: db.prepare<[], { total: number; unread: number }>('SELECT total, unread FROM message_counts WHERE id = 1'),
     firstSeqSince: db.prepare<[number], number>('SELECT min(seq + 0) FROM messages WHERE received_at >= ?').pluck(),
@@ -165,7 +169,8 @@ export function createReader(db: Database.Database, path: string): Reader {
     },
 
     getRaw(id) {
-      return stmt.raw.get(id)
+      const row = stmt.raw.get(id)
+      return row && decodeRaw(row.raw, row.codec)
     },
 
     latestId(search) {
@@ -217,6 +222,10 @@ export function createReader(db: Database.Database, path: string): Reader {
 
     counts,
 
+    rawBytes() {
+      return stmt.rawBytes.get() ?? { original: 0, stored: 0 }
+    },
+
     listTags() {
       return stmt.tagsAll.all()
     },
@@ -228,11 +237,14 @@ export function createReader(db: Database.Database, path: string): Reader {
     },
 
     *iterate(search, afterSeq = 0) {
-      for (const r of pages<MessageRow & { raw: Buffer }>(search, `${ROW_COLUMNS}, r.raw`, afterSeq)) yield { message: toStored(r), raw: r.raw }
+      for (const r of pages<MessageRow & { raw: Buffer; raw_codec: string | null }>(search, `${ROW_COLUMNS}, r.raw, r.codec AS raw_codec`, afterSeq)) {
+        yield { message: toStored(r), raw: decodeRaw(r.raw, r.raw_codec) }
+      }
     },
 
     *iterateRaw(search, afterSeq = 0) {
-      yield* pages<RawMessage>(search, 'm.seq, m.id, m.mail_from AS mailFrom, m.received_at AS receivedAt, r.raw', afterSeq)
+      const rows = pages<RawMessage & { codec: string | null }>(search, 'm.seq, m.id, m.mail_from AS mailFrom, m.received_at AS receivedAt, r.raw, r.codec', afterSeq)
+      for (const { codec, ...r } of rows) yield { ...r, raw: decodeRaw(r.raw, codec) }
     },
 
     dbSizeBytes() {

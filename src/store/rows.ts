@@ -1,4 +1,4 @@
-import type { Envelope, MessageSummary, StoredMessage } from './types.js'
+import type { Envelope, MessageSummary, SpamCheck, StoredMessage } from './types.js'
 
 // The messages row as SQLite returns it, and its mapping to the domain object. One place for the
 // column list, so that every reader returns the same StoredMessage.
@@ -42,6 +42,7 @@ export interface MessageRow {
   kind: string | null
   auth_json: string | null
   analysis_json: string | null
+  spam_json?: string | null // migration 008
   tags: string | null // group_concat of tag names, \x1f separated
   rcpts: string // JSON array of [address, params]
 }
@@ -76,6 +77,7 @@ export function toStored(row: MessageRow): StoredMessage {
   }
   const addresses = row.addresses_json ? (JSON.parse(row.addresses_json) as Record<string, MessageSummary['to']>) : {}
   return {
+    ...(row.spam_json ? { spam: JSON.parse(row.spam_json) as SpamCheck } : {}),
     id: row.id,
     seq: row.seq,
     size: row.size,

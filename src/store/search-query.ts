@@ -110,6 +110,8 @@ const AUTH_RESULTS = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'te
 
 function compileTerm(t: Term): CompiledTerm {
   const v = t.value
+  const spam = compileSpamTerm(t)
+  if (spam) return spam
   switch (t.field) {
     case '': {
       const phrase = ftsPhrase(v)
@@ -229,6 +231,18 @@ function compileTerm(t: Term): CompiledTerm {
       // An unknown field is most likely a word containing a colon ("re:", a URL): search it as text.
       return compileTerm({ negate: false, field: '', value: `${t.field}:${v}` })
   }
+}
+
+/**
+ * SpamAssassin terms (columns of migration 008): `score:>5`, `score:<=1.5`, `score:3` (at least 3)
+ * and `is:spam` (spamd's own verdict against its threshold). null for any other term.
+ */
+function compileSpamTerm(t: Term): CompiledTerm | null {
+  if (t.field === 'is' && t.value.toLowerCase() === 'spam') return { where: 'm.spam_flag = 1', params: [] }
+  if (t.field !== 'score') return null
+  const m = /^(>=|<=|>|<|=)?(-?\d+(?:\.\d+)?)$/.exec(t.value.trim())
+  if (!m) throw new AppError('BAD_QUERY', `score: expected a SpamAssassin score like score:>5, score:<1 or score:5 (at least 5), got "${t.value}"`)
+  return { where: `m.spam_score ${m[1] ?? '>='} ?`, params: [Number(m[2])] }
 }
 
 export function compileSearch(query: string): SqlFilter {

@@ -66,6 +66,18 @@ export interface StoredMessage {
   envelope: Envelope
   indexed: boolean
   summary: Omit<MessageSummary, 'bodyText' | 'tags'> | null
+  /** SpamAssassin's verdict (--spamd); absent until spamd has answered for this message. */
+  spam?: SpamCheck
+}
+
+/** What spamd said about a message (src/mail/spamd.ts); `error` set when it could not check it. */
+export interface SpamCheck {
+  checkedAt: number // epoch ms
+  error: string
+  isSpam: boolean
+  score: number
+  threshold: number
+  rules: { name: string; score: number; description: string }[]
 }
 
 export interface ListQuery {

@@ -1,13 +1,14 @@
-import type { AuthItem, SummaryItem, Writes } from './writes.js'
+import type { AuthItem, SpamItem, SummaryItem, Writes } from './writes.js'
 import type { Selection } from './types.js'
 
 // The writes other threads ask the writer for, as data, and how the writer runs them. Long ones
 // (delete, prune) commit in batches and yield between them, so new mail queued behind them is
-// committed in between instead of waiting for the whole delete.
+// committed in between instead of waiting for the whole delete; they give the space back as they go.
 
 export type WriteOp =
   | { op: 'summaries'; items: SummaryItem[] }
   | { op: 'auth'; items: AuthItem[] }
+  | { op: 'spam'; items: SpamItem[] }
   | { op: 'setRead'; selection: Selection; read: boolean }
   | { op: 'delete'; selection: Selection }
   | { op: 'setTags'; ids: string[]; tags: string[] }
@@ -16,11 +17,44 @@ export type WriteOp =
   | { op: 'deleteTag'; tag: string }
   | { op: 'prune'; maxMessages: number; maxAgeMs: number; now: number }
   | { op: 'requeueMissingAuth'; window: number }
+  /** The writer's last file check, as a StoreProblem code (0: writable); answered without writing. */
+  | { op: 'health' }
+
+/**
+ * Why the writer refuses writes until restarted, by code (a count crosses threads like any other
+ * write's answer). 0: none.
+ */
+export const STORE_PROBLEMS: Readonly<Record<number, string>> = {
+  1: 'database file was deleted or replaced; restart holdmail',
+}
+export const STORE_GONE = 1
+
+/** Whether the store can take writes, and why not, from a `health` answer. */
+export function storeHealth(code: number): { writable: boolean; problem: string } {
+  return code === 0 ? { writable: true, problem: '' } : { writable: false, problem: STORE_PROBLEMS[code] ?? `store problem ${code}` }
+}
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
 
-/** Runs one write; resolves with its count where it has one (read flags set, messages deleted). */
-export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
+/**
+ * After each batch of a delete or prune, or once when it removed nothing (it may follow one that
+ * ran out of space after removing messages): free pages back to the file system, then the file
+ * shrinks at the checkpoint. Batch by batch, the WAL a delete needs on a full disk is that of one
+ * batch, not of the whole delete. Yields between steps.
+ */
+async function reclaim(writes: Writes): Promise<void> {
+  await turn()
+  while (writes.reclaimStep() > 0) await turn()
+  writes.checkpoint()
+}
+
+/**
+ * Runs one write; resolves with its count where it has one (read flags set, messages deleted).
+ * `deleteBatch` makes deletes and prune commit fewer messages at a time (on a full disk, where each
+ * transaction must fit in what little room there is).
+ */
+export async function runWrite(writes: Writes, w: WriteOp, opts: { deleteBatch?: number } = {}): Promise<number> {
+  const limit = opts.deleteBatch
   switch (w.op) {
     case 'summaries':
       writes.saveSummaries(w.items)
@@ -28,11 +62,15 @@ export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
     case 'auth':
       writes.saveAuth(w.items)
       return w.items.length
+    case 'spam':
+      writes.saveSpam(w.items)
+      return w.items.length
     case 'setRead':
       return writes.setRead(w.selection, w.read)
     case 'delete': {
       let removed = 0
-      for (let n; (n = writes.deleteBatch(w.selection)) > 0; await turn()) removed += n
+      for (let n; (n = writes.deleteBatch(w.selection, limit)) > 0; await reclaim(writes)) removed += n
+      if (removed === 0) await reclaim(writes)
       return removed
     }
     case 'setTags':
@@ -49,14 +87,18 @@ export async function runWrite(writes: Writes, w: WriteOp): Promise<number> {
       return 0
     case 'prune': {
       let removed = 0
-      for (let sel; (sel = writes.pruneSelection(w)); await turn()) {
-        const n = writes.deleteBatch(sel)
+      for (let sel; (sel = writes.pruneSelection(w)); await reclaim(writes)) {
+        const n = writes.deleteBatch(sel, limit)
         if (n === 0) break
         removed += n
       }
+      if (removed === 0) await reclaim(writes)
       return removed
     }
     case 'requeueMissingAuth':
       return writes.requeueMissingAuth(w.window)
+    case 'health':
+      // In-process (':memory:'): no file to lose. The writer thread answers from its file check.
+      return 0
   }
 }

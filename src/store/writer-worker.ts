@@ -1,9 +1,12 @@
+import { existsSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
+import { AppError } from '../errors.js'
 import { onCloseRequest, serveRequests } from '../threads/index.js'
 import type { PortLike } from '../threads/wire.js'
 import { openDatabase } from './database.js'
 import { createWrites, type InsertRequest } from './writes.js'
-import { runWrite, type WriteOp } from './write-ops.js'
+import { runWrite, STORE_GONE, STORE_PROBLEMS, type WriteOp } from './write-ops.js'
 
 // The writer thread: it owns the only connection that writes, so every fsync (synchronous=FULL)
 // blocks this thread, never an SMTP session or an HTTP request. Inserts that arrive while a commit
@@ -16,14 +19,116 @@ export type ConnectMessage = { type: 'connect'; port: MessagePort }
 export type { WriteOp }
 
 const port = parentPort!
+const path = (workerData as { data: { path: string } }).data.path
 // 4 MiB of page cache: inserts touch the right edge of each b-tree and a few index pages, and
 // every page the cache holds is RSS the process keeps.
-const db = openDatabase((workerData as { data: { path: string } }).data.path, { migrate: false, cacheKiB: 4096 })
+const db = openDatabase(path, { migrate: false, cacheKiB: 4096 })
 // Inserts write rows whose parents they wrote themselves in the same transaction, and updates touch
 // rows they checked exist: foreign-key lookups would prove nothing and cost a share of each commit.
 // Deletes turn them on for their own transactions (writes.ts).
 db.pragma('foreign_keys = OFF')
-const writes = createWrites(db)
+const writes = createWrites(db, { compression: (workerData as { data: { compression?: number } }).data.compression })
+
+// The database file deleted or replaced under a running holdmail (`rm holdmail.db*`): SQLite keeps
+// writing to the open, unlinked files, so every commit would succeed and be lost at the next start.
+// The files at the path are compared with the ones opened (device and inode) after each insert
+// batch commits and before its replies go out, and every FILE_CHECK_MS without traffic for
+// /api/v1/info; once they differ, every write fails (SMTP answers 451) until holdmail is restarted.
+const FILE_CHECK_MS = 1000
+type FileId = { dev: number; ino: number }
+const fileId = (p: string): FileId | null => {
+  try {
+    const s = statSync(p)
+    return { dev: s.dev, ino: s.ino }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+}
+const sameFile = (a: FileId | null, b: FileId | null): boolean => a !== null && b !== null && a.dev === b.dev && a.ino === b.ino
+const dbFile = fileId(path)
+// The WAL exists while any connection is open (the opener in the SMTP thread made it); it is
+// taken at the first check that sees it.
+let walFile: FileId | null = null
+let problem = 0
+function checkFiles(): boolean {
+  if (problem) return false
+  try {
+    const wal = fileId(`${path}-wal`)
+    walFile ??= wal
+    if (!sameFile(fileId(path), dbFile) || (walFile !== null && !sameFile(wal, walFile))) problem = STORE_GONE
+  } catch {
+    // Another error (a permission changed on the folder) says nothing about which file is open.
+  }
+  return problem === 0
+}
+checkFiles()
+const fileTimer = setInterval(() => {
+  if (checkFiles() && !reserveKept) reserveKept = keepReserve()
+}, FILE_CHECK_MS)
+fileTimer.unref()
+const refusal = (): string => STORE_PROBLEMS[problem] ?? 'storage failed'
+
+// A full disk: SQLite needs room in the WAL to delete, so the writer keeps a reserve file next to
+// the database and removes it when a delete or prune fails with SQLITE_FULL, runs the write again,
+// and puts the reserve back once the delete has given its pages back. A delete needs WAL room for
+// one batch at a time (write-ops.ts gives the space back after each): the b-tree pages it changes
+// and the freelist trunk pages, not the freed pages themselves. 8 MiB is 2048 such pages; on a
+// small file system the reserve is at most an eighth of it.
+const RESERVE_MAX_BYTES = 8 * 1024 * 1024
+// Messages per delete transaction once the disk is full.
+const FULL_DISK_DELETE_BATCH = 100
+const reservePath = `${path}-reserve`
+function reserveBytes(): number {
+  try {
+    const fs = statfsSync(dirname(path))
+    return Math.min(RESERVE_MAX_BYTES, Math.floor((fs.blocks * fs.bsize) / 8))
+  } catch {
+    return RESERVE_MAX_BYTES
+  }
+}
+/** Writes the reserve when it is missing and there is room for it; false when there is not. */
+function keepReserve(): boolean {
+  const want = reserveBytes()
+  try {
+    if (statSync(reservePath).size >= want) return true
+  } catch {
+    // missing: written below
+  }
+  try {
+    // Only with room to spare: the last free blocks of a nearly full disk go to new mail first.
+    const fs = statfsSync(dirname(path))
+    if (fs.bavail * fs.bsize < 2 * want) return false
+    // Zeros written, not a sparse file: the blocks must really be taken.
+    writeFileSync(reservePath, Buffer.alloc(want))
+    return true
+  } catch {
+    rmSync(reservePath, { force: true })
+    return false
+  }
+}
+const isDiskFull = (err: unknown): boolean => (err as { code?: unknown }).code === 'SQLITE_FULL'
+const freesSpace = (op: WriteOp): boolean => op.op === 'delete' || op.op === 'prune'
+
+async function write(op: WriteOp): Promise<number> {
+  try {
+    return await runWrite(writes, op)
+  } catch (err) {
+    if (!isDiskFull(err) || !freesSpace(op) || !existsSync(reservePath)) throw err
+    rmSync(reservePath, { force: true })
+    reserveKept = false
+    try {
+      // A checkpoint first, so that the WAL starts over in the room it already has; then small
+      // transactions, each followed by giving its pages back.
+      writes.checkpoint()
+      return await runWrite(writes, op, { deleteBatch: FULL_DISK_DELETE_BATCH })
+    } finally {
+      reserveKept = keepReserve()
+    }
+  }
+}
+let reserveKept = keepReserve()
+
 let pending: { from: PortLike; reqId: number; req: InsertRequest }[] = []
 let scheduled = false
 let closed = false
@@ -35,7 +140,10 @@ function flush(): void {
   const batch = pending
   pending = []
   if (batch.length === 0 || closed) return
-  const results = writes.insertBatch(batch.map((b) => b.req))
+  // Committed to files nobody will open again is not committed: the senders get 451 and retry
+  // after the restart.
+  const committed = checkFiles() ? writes.insertBatch(batch.map((b) => b.req)) : null
+  const results = committed && checkFiles() ? committed : batch.map(() => ({ error: refusal() }))
   // One reply per port that had inserts in this batch.
   const byPort = new Map<PortLike, InsertedMessage['results']>()
   batch.forEach((b, i) => {
@@ -65,13 +173,17 @@ function listen(p: PortLike): void {
   // committed first.
   serveRequests((body) => {
     if (closed) throw new Error('store is closed')
+    const op = body as WriteOp
+    if (op.op === 'health') return checkFiles() ? 0 : problem
     flush()
-    return runWrite(writes, body as WriteOp)
+    if (!checkFiles()) throw new AppError('STORE_FAILED', refusal())
+    return write(op)
   }, p)
 }
 
 listen(port)
 onCloseRequest(() => {
+  clearInterval(fileTimer)
   flush()
   closed = true
   db.close()

@@ -34,8 +34,8 @@ export interface Inserted {
 const storeFailed = (cause: unknown): AppError => new AppError('STORE_FAILED', 'storage failed', { cause })
 
 /** Group commit in-process: inserts of one event-loop turn share a transaction. */
-export function createInProcessWriter(db: Database.Database): Writer {
-  const writes = createWrites(db)
+export function createInProcessWriter(db: Database.Database, opts: { compression?: number } = {}): Writer {
+  const writes = createWrites(db, opts)
   let queue: { req: InsertRequest; resolve: (r: Inserted) => void; reject: (e: unknown) => void }[] = []
   let scheduled = false
   const flush = (): void => {
@@ -155,12 +155,12 @@ export function createPortWriter(port: PortLike & { close?: () => void }, closeT
 }
 
 /** The writer thread for a database file, and the client for this thread. */
-export function createThreadWriter(path: string): Writer {
+export function createThreadWriter(path: string, opts: { compression?: number } = {}): Writer {
   let thread: Thread | null = null
   let writer: PortWriter | null = null
   const start = (): { thread: Thread; writer: PortWriter } => {
     const t = spawnThread(new URL('./writer-worker', import.meta.url), {
-      data: { path },
+      data: { path, ...opts },
       onExit: (code) => {
         w.failAll(new Error(`writer thread exited with code ${code}`))
         if (thread === t) {

@@ -2,8 +2,9 @@ import type Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import { ipToBigInt } from '../config/index.js'
 import { AppError } from '../errors.js'
+import { DEFAULT_COMPRESSION, encodeRaw } from './raw-codec.js'
 import { compileSearch } from './search-query.js'
-import type { Envelope, MessageSummary, Selection } from './types.js'
+import type { Envelope, MessageSummary, Selection, SpamCheck } from './types.js'
 
 // Every write of the store, as plain functions of one connection: new messages, indexer summaries
 // and auth results, read flags, tags, deletes, prune, requeue. The same code runs in the writer
@@ -12,6 +13,9 @@ import type { Envelope, MessageSummary, Selection } from './types.js'
 // Rows deleted per transaction when deleting or pruning, so that a big delete never holds the write
 // lock (and the inserts queued behind it) for long.
 const DELETE_BATCH = 5000
+// Free pages given back to the file system per step after a delete (8 MiB of 4 KiB pages), so that
+// inserts queued behind a big delete are committed between steps.
+const RECLAIM_PAGES = 2048
 
 export interface InsertRequest {
   id: string
@@ -28,6 +32,12 @@ export interface SummaryItem {
   summary: MessageSummary
 }
 
+/** SpamAssassin's answer for a message (--spamd), saved after commit by the spam checker. */
+export interface SpamItem {
+  seq: number
+  spam: SpamCheck
+}
+
 /** SPF/DKIM/DMARC/ARC results, saved after the rest of a message's summary (they wait on DNS). */
 export interface AuthItem {
   seq: number
@@ -39,15 +49,23 @@ export interface Writes {
   insertBatch(batch: InsertRequest[]): InsertResult[]
   saveSummaries(items: SummaryItem[]): void
   saveAuth(items: AuthItem[]): void
+  saveSpam(items: SpamItem[]): void
   setRead(selection: Selection, read: boolean): number
-  /** Deletes at most DELETE_BATCH matching messages in one transaction; 0 when none is left. */
-  deleteBatch(selection: Selection): number
+  /** Deletes at most `limit` (DELETE_BATCH) matching messages in one transaction; 0 when none is left. */
+  deleteBatch(selection: Selection, limit?: number): number
   setTags(ids: string[], tags: string[]): void
   addTags(ids: string[], tags: string[]): void
   renameTag(from: string, to: string): void
   deleteTag(tag: string): void
   /** The selection prune deletes next: messages older than maxAgeMs, or beyond the newest maxMessages. */
   pruneSelection(opts: { maxMessages: number; maxAgeMs: number; now: number }): Selection | null
+  /**
+   * Gives up to RECLAIM_PAGES free pages back to the file system (incremental vacuum); returns how
+   * many it gave back, 0 when none is left.
+   */
+  reclaimStep(): number
+  /** Copies the WAL into the database file without waiting for readers, so that the file shrinks. */
+  checkpoint(): void
   /**
    * Sends back to the indexer the messages among the newest `window` whose summary was saved but
    * whose authentication results were not (the process stopped in between). Returns how many.
@@ -58,18 +76,26 @@ export interface Writes {
 const addrText = (list: { Name: string; Address: string }[]): string =>
   list.map((a) => `${a.Name} ${a.Address}`.trim()).join(', ').toLowerCase()
 
-export function createWrites(db: Database.Database): Writes {
+export interface WritesOptions {
+  /** --compression level for new raw bytes (0 = store as received); see raw-codec.ts. */
+  compression?: number
+}
+
+export function createWrites(db: Database.Database, opts: WritesOptions = {}): Writes {
+  const compression = opts.compression ?? DEFAULT_COMPRESSION
   const stmt = {
     // Positional parameters: binding 22 named ones looked each up on the object. from_search and
     // to_search stay NULL here: messages_search_fts follows them through its UPDATE trigger only.
-    // With message_counts kept per transaction below, this cut the writer's CPU per message by
-    // ~20 % (batches of 8 in a micro-bench: 132-150 -> 108-113 µs).
+    // Together with message_counts kept per transaction below, this is a good share of the writer's
+    // CPU per message (docs/performance.md).
     insertMessage: db.prepare(`INSERT INTO messages (id, received_at, listener, client_ip, client_ip4, client_port,
       ip_source, relay_ip, relay_port, helo, client_hostname, tls_protocol, tls_cipher, auth_user, mail_from,
-      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet, malformed)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    countInserted: db.prepare('UPDATE message_counts SET total = total + ?, unread = unread + ? WHERE id = 1'),
-    insertRaw: db.prepare('INSERT INTO message_raw (seq, raw) VALUES (?, ?)'),
+      mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no, pregreet, malformed, stored_size)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    countInserted: db.prepare(
+      'UPDATE message_counts SET total = total + ?, unread = unread + ?, raw_original = raw_original + ?, raw_stored = raw_stored + ? WHERE id = 1',
+    ),
+    insertRaw: db.prepare('INSERT INTO message_raw (seq, raw, codec) VALUES (?, ?, ?)'),
     insertRcpt: db.prepare('INSERT INTO recipients (seq, pos, address, params) VALUES (?, ?, ?, ?)'),
     saveSummary: db.prepare(`UPDATE messages SET indexed_at = @indexedAt, parse_error = @parseError, subject = @subject,
       from_name = @fromName, from_addr = @fromAddr, from_search = @fromSearch, to_search = @toSearch,
@@ -77,6 +103,9 @@ export function createWrites(db: Database.Database): Writes {
       snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
       WHERE seq = @seq`),
     saveAuth: db.prepare('UPDATE messages SET auth_json = ? WHERE seq = ?'),
+    // A result without a score (spamd failed on it) leaves score and verdict NULL: neither
+    // score: nor is:spam finds it.
+    saveSpam: db.prepare('UPDATE messages SET spam_score = ?, spam_flag = ?, spam_json = ? WHERE seq = ?'),
     ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
@@ -111,9 +140,15 @@ export function createWrites(db: Database.Database): Writes {
     stmt.tagsGc.run()
   })
 
+  // Raw bytes of the current transaction, original and stored, for message_counts.
+  let batchOriginal = 0
+  let batchStored = 0
+
   function insertOne(r: InsertRequest): { seq: number; sha256: string } {
     const env = r.env
     const sha256 = createHash('sha256').update(r.raw).digest('hex')
+    // Compressed here, in the writer thread (never on the SMTP thread), before the row is written.
+    const { stored, codec } = encodeRaw(Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength), compression)
     const ip4 = ipToBigInt(env.clientIp)
     const info = stmt.insertMessage.run(
       r.id,
@@ -139,9 +174,12 @@ export function createWrites(db: Database.Database): Writes {
       env.transaction,
       env.pregreet ? 1 : 0,
       env.malformed ? 1 : 0,
+      codec === null ? null : stored.length,
     )
     const seq = Number(info.lastInsertRowid)
-    stmt.insertRaw.run(seq, Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength))
+    stmt.insertRaw.run(seq, stored, codec)
+    batchOriginal += r.raw.length
+    batchStored += stored.length
     env.rcptTo.forEach((rc, pos) => stmt.insertRcpt.run(seq, pos, rc.address, JSON.stringify(rc.params)))
     for (const tag of env.tags) stmt.tagLink.run(seq, tagIdFor(tag))
     return { seq, sha256 }
@@ -150,13 +188,15 @@ export function createWrites(db: Database.Database): Writes {
   // message_counts has no insert trigger (migration 003): each transaction adds its rows once.
   // New rows are unread.
   const commitBatch = db.transaction((batch: InsertRequest[]) => {
+    batchOriginal = batchStored = 0
     const results = batch.map(insertOne)
-    stmt.countInserted.run(batch.length, batch.length)
+    stmt.countInserted.run(batch.length, batch.length, batchOriginal, batchStored)
     return results
   })
   const commitSingle = db.transaction((r: InsertRequest) => {
+    batchOriginal = batchStored = 0
     const result = insertOne(r)
-    stmt.countInserted.run(1, 1)
+    stmt.countInserted.run(1, 1, batchOriginal, batchStored)
     return result
   })
 
@@ -214,14 +254,21 @@ export function createWrites(db: Database.Database): Writes {
       for (const { seq, auth } of items) stmt.saveAuth.run(auth === null || auth === undefined ? null : JSON.stringify(auth), seq)
     }),
 
+    saveSpam: db.transaction((items: SpamItem[]) => {
+      for (const { seq, spam } of items) {
+        const checked = spam.error === ''
+        stmt.saveSpam.run(checked ? spam.score : null, checked ? (spam.isSpam ? 1 : 0) : null, JSON.stringify(spam), seq)
+      }
+    }),
+
     setRead(selection, read) {
       const f = selectionWhere(selection)
       return db.prepare(`UPDATE messages AS m SET read = ? WHERE ${f.where} AND m.read <> ?`).run(read ? 1 : 0, ...f.params, read ? 1 : 0).changes
     },
 
-    deleteBatch(selection) {
+    deleteBatch(selection, limit = DELETE_BATCH) {
       const f = selectionWhere(selection)
-      const seqs = db.prepare<unknown[], number>(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ${DELETE_BATCH}`).pluck().all(...f.params)
+      const seqs = db.prepare<unknown[], number>(`SELECT m.seq FROM messages m WHERE ${f.where} LIMIT ?`).pluck().all(...f.params, limit)
       if (seqs.length === 0) return 0
       // Recipients, raw bytes and tag links go with their message through ON DELETE CASCADE; the
       // writer connection keeps foreign keys off for inserts (it writes the parents itself), so they
@@ -286,6 +333,20 @@ export function createWrites(db: Database.Database): Writes {
         }
       }
       return null
+    },
+
+    reclaimStep() {
+      const free = db.pragma('freelist_count', { simple: true }) as number
+      // A database without incremental auto-vacuum (too big to convert) reuses its free pages instead.
+      if (free === 0 || (db.pragma('auto_vacuum', { simple: true }) as number) !== 2) return 0
+      db.pragma(`incremental_vacuum(${RECLAIM_PAGES})`)
+      return free - (db.pragma('freelist_count', { simple: true }) as number)
+    },
+
+    checkpoint() {
+      // PASSIVE: never waits for a reader (an export in the pool); what a reader still needs is
+      // copied by the next checkpoint.
+      db.pragma('wal_checkpoint(PASSIVE)')
     },
 
     requeueMissingAuth(window) {

@@ -116,7 +116,9 @@ describe('holdmail import', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain(`${expected.size} messages`)
     expect(r.stdout).toContain('2 other files left alone') // README.txt and the empty .eml
-    expect(r.stderr).not.toMatch(/\r|\x1b/) // piped: plain lines only
+    // piped: plain lines only, no carriage-return redraws or ANSI escapes
+    expect(r.stderr).not.toContain('\r')
+    expect(r.stderr).not.toContain('\x1b')
 
     // The server's indexer finds rows written by another process by polling.
     let listed: Listed = { messages_count: 0, messages: [] }

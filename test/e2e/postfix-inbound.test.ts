@@ -124,7 +124,7 @@ describe.skipIf(!canRun)('diverting inbound mail for local mailboxes from listed
     try {
       execFileSync(POSTFIX, ['-c', conf, 'start'], { stdio: 'pipe' })
     } catch (err) {
-      throw new Error(`postfix did not start: ${(err as Error).message}\n${maillog()}`)
+      throw new Error(`postfix did not start: ${(err as Error).message}\n${maillog()}`, { cause: err })
     }
 
     const client = nodemailer.createTransport({

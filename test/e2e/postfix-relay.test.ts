@@ -133,7 +133,7 @@ describe.skipIf(!canRun)('routing suspect senders from a real Postfix', () => {
       execFileSync(POSTFIX, ['-c', conf, 'start'], { stdio: 'pipe' })
     } catch (err) {
       const log = existsSync(join(dir, 'maillog')) ? readFileSync(join(dir, 'maillog'), 'utf8') : '(no log)'
-      throw new Error(`postfix did not start: ${(err as Error).message}\n${log}`)
+      throw new Error(`postfix did not start: ${(err as Error).message}\n${log}`, { cause: err })
     }
 
     const client = nodemailer.createTransport({

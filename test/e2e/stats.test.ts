@@ -131,7 +131,7 @@ describe.skipIf(skip)('stats, backscatter and abuse report in Chromium', { timeo
     expect(res.url()).not.toContain('to=')
     const file = await download
     expect(file.suggestedFilename()).toBe(`arf-${spamId}.eml`)
-    const bytes = await readFile((await file.path())!)
+    const bytes = await readFile(await file.path())
     expect(bytes.includes(withCrlf(spamRaw))).toBe(true)
     expect(bytes.toString('latin1')).toContain('abuse@spam.example')
     expect(bytes.toString('latin1')).toMatch(/Feedback-Type: fraud/i)
@@ -144,7 +144,7 @@ describe.skipIf(skip)('stats, backscatter and abuse report in Chromium', { timeo
     const dl2 = page.waitForEvent('download')
     await dialog.locator('button[type=submit]').click()
     expect((await res2).url()).toContain('to=abuse%40isp.example')
-    expect((await readFile((await (await dl2).path())!)).toString('latin1')).toContain('abuse@isp.example')
+    expect((await readFile(await (await dl2).path())).toString('latin1')).toContain('abuse@isp.example')
     expect(errors).toEqual([])
   })
 

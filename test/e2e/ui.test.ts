@@ -281,7 +281,7 @@ describe.skipIf(skip)('web UI in Chromium', { timeout: 90_000 }, () => {
     await page.goto(`${app.baseUrl}/view/${id}`)
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a.download-eml').click()])
     expect(download.suggestedFilename()).toBe(`${id}.eml`)
-    const got = await readFile((await download.path())!)
+    const got = await readFile(await download.path())
     expect(got.equals(raw)).toBe(true)
     expect(got.equals(await app.raw(id))).toBe(true)
   })
@@ -300,7 +300,7 @@ describe.skipIf(skip)('web UI in Chromium', { timeout: 90_000 }, () => {
     await page.locator('.export-menu summary').click()
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('.export-menu [data-format=mbox]').click()])
     expect(download.suggestedFilename()).toMatch(/^holdmail-.*\.mbox$/)
-    const messages = parseMboxrd(await readFile((await download.path())!))
+    const messages = parseMboxrd(await readFile(await download.path()))
     expect(messages).toHaveLength(5)
     messages.forEach((m, i) => expect(m.equals(sent[i]!)).toBe(true))
 
@@ -309,7 +309,7 @@ describe.skipIf(skip)('web UI in Chromium', { timeout: 90_000 }, () => {
     await rows().nth(1).locator('input.select').check()
     await page.locator('.export-menu summary').click()
     const [zip] = await Promise.all([page.waitForEvent('download'), page.locator('.export-menu [data-format=mbox]').click()])
-    expect(parseMboxrd(await readFile((await zip.path())!))).toHaveLength(2)
+    expect(parseMboxrd(await readFile(await zip.path()))).toHaveLength(2)
   })
 
   it('selects messages to mark read, tag and delete; "all matching" covers more than the page', async () => {

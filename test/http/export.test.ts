@@ -107,7 +107,10 @@ function readZip(zip: Buffer): ZipEntry[] {
         let q = e + 4
         const uncomp = zip.readUInt32LE(p + 24)
         if (uncomp === 0xffffffff) q += 8
-        if (compSize === 0xffffffff) (compSize = Number(zip.readBigUInt64LE(q))), (q += 8)
+        if (compSize === 0xffffffff) {
+          compSize = Number(zip.readBigUInt64LE(q))
+          q += 8
+        }
         if (localOffset === 0xffffffff) localOffset = Number(zip.readBigUInt64LE(q))
       }
       e += 4 + size

@@ -3,7 +3,7 @@
 // after a few hundred acknowledgements, and a restart on the same database must return every
 // acknowledged message byte for byte, then index whatever the crash left unindexed.
 // Runs against dist/ (the npm test script builds first). --no-auth-checks: no DNS leaves the machine.
-import Database from 'better-sqlite3'
+import { Database } from '../../src/store/sqlite.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -33,7 +33,7 @@ function startServer(dbPath: string): Promise<Server> {
   })
   let out = ''
   let err = ''
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4096)))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4096)))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`holdmail did not start in ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS)
     const fail = (e: Error): void => {
@@ -42,7 +42,7 @@ function startServer(dbPath: string): Promise<Server> {
       reject(e)
     }
     child.once('exit', (code, signal) => fail(new Error(`holdmail exited (${code ?? signal}) before listening: ${err}`)))
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
       if (out === null) return // started: keep draining
       out += s
       const smtp = /SMTP listening on [^\s]+:(\d+)/.exec(out)

@@ -160,7 +160,7 @@ describe('SMTP limits', () => {
         s.once('data', (d: string) => {
           resolve('data:' + d.slice(0, 4))
         })
-        s.once('error', (err) => resolve('error:' + err.message))
+        s.once('error', (err: Error) => resolve('error:' + err.message))
         s.once('close', () => resolve('closed'))
       })
     expect(await greet()).toBe('data:220 ')

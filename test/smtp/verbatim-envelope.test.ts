@@ -76,7 +76,7 @@ describe('envelope kept as the client wrote it', () => {
     const c = await open()
     await c.command('EHLO client.example.test')
     const ids = new Map<string, string>()
-    for (const [arg, stored] of [...malformed, ...valid]) ids.set(arg, await send(c, arg))
+    for (const [arg] of [...malformed, ...valid]) ids.set(arg, await send(c, arg))
     c.close()
 
     for (const [arg, stored] of [...malformed, ...valid]) {

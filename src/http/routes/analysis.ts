@@ -144,33 +144,4 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     },
     async (req) => lintSpf(req.query.target, resolve),
   )
-
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['application'] } }, async (_req, reply) => {
-    const [counts, dbBytes] = await Promise.all([store.counts(), store.dbSizeBytes()])
-    const stats = deps.stats()
-    const lines = [
-      '# HELP holdmail_messages Messages in the store.',
-      '# TYPE holdmail_messages gauge',
-      `holdmail_messages ${counts.total}`,
-      '# HELP holdmail_messages_unread Unread messages in the store.',
-      '# TYPE holdmail_messages_unread gauge',
-      `holdmail_messages_unread ${counts.unread}`,
-      '# HELP holdmail_smtp_accepted_total Messages accepted since start.',
-      '# TYPE holdmail_smtp_accepted_total counter',
-      `holdmail_smtp_accepted_total ${stats.smtpAccepted}`,
-      '# HELP holdmail_smtp_accepted_bytes_total Bytes accepted since start.',
-      '# TYPE holdmail_smtp_accepted_bytes_total counter',
-      `holdmail_smtp_accepted_bytes_total ${stats.smtpAcceptedBytes}`,
-      '# HELP holdmail_database_bytes Size of the database and its WAL.',
-      '# TYPE holdmail_database_bytes gauge',
-      `holdmail_database_bytes ${dbBytes}`,
-      '# HELP holdmail_reader_pool_busy Reader threads running a search, report, export page or parse.',
-      '# TYPE holdmail_reader_pool_busy gauge',
-      `holdmail_reader_pool_busy ${deps.readersBusy?.() ?? 0}`,
-      '# HELP holdmail_uptime_seconds Seconds since start.',
-      '# TYPE holdmail_uptime_seconds gauge',
-      `holdmail_uptime_seconds ${Math.round((Date.now() - deps.startedAt) / 1000)}`,
-    ]
-    return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n')
-  })
 }

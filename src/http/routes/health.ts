@@ -17,7 +17,9 @@ export async function healthRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     async (_req, reply) => {
       let state: { ok: boolean; reason?: string }
       try {
-        state = deps.ready ? await deps.ready() : { ok: true }
+        // The writer's own check (the database file still there and writable), then the listeners.
+        const health = await deps.store.health()
+        state = !health.writable ? { ok: false, reason: health.problem } : deps.ready ? await deps.ready() : { ok: true }
       } catch (err) {
         state = { ok: false, reason: (err as Error).message }
       }

@@ -23,6 +23,16 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
               Messages: { type: 'integer' },
               Unread: { type: 'integer' },
               Tags: { type: 'object', additionalProperties: { type: 'integer' } },
+              // holdmail's: whether new mail can be stored, and what to do when it cannot.
+              Store: {
+                type: 'object',
+                properties: { Writable: { type: 'boolean' }, Problem: { type: 'string' } },
+              },
+              // holdmail's addition: raw bytes as received and as stored (--compression)
+              RawBytes: {
+                type: 'object',
+                properties: { Original: { type: 'integer' }, Stored: { type: 'integer' } },
+              },
               RuntimeStats: {
                 type: 'object',
                 properties: {
@@ -41,7 +51,13 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       },
     },
     async () => {
-      const [counts, size, tags] = await Promise.all([deps.store.counts(), deps.store.dbSizeBytes(), deps.store.tagCounts()])
+      const [counts, size, tags, health, raw] = await Promise.all([
+        deps.store.counts(),
+        deps.store.dbSizeBytes(),
+        deps.store.tagCounts(),
+        deps.store.health(),
+        deps.store.rawBytes(),
+      ])
       const stats = deps.stats()
       return {
         Version: VERSION,
@@ -51,6 +67,8 @@ export async function infoRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         Messages: counts.total,
         Unread: counts.unread,
         Tags: tags,
+        Store: { Writable: health.writable, Problem: health.problem },
+        RawBytes: { Original: raw.original, Stored: raw.stored },
         RuntimeStats: {
           Uptime: Math.round((Date.now() - deps.startedAt) / 1000),
           Memory: process.memoryUsage().rss,

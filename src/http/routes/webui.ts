@@ -5,9 +5,9 @@ import type { HttpDeps } from '../deps.js'
 import { errorSchema, idParams } from '../schemas.js'
 
 // Mailpit's UI configuration (GET /api/v1/webui) with the values that apply to holdmail: no
-// message relay ever (holdmail never delivers), no SpamAssassin, chaos as --enable-chaos says.
-// Mailpit's HTML check, link check and SpamAssassin check are not part of holdmail: they answer a
-// 404 JSON error that says so, rather than the generic "no route".
+// message relay ever (holdmail never delivers), SpamAssassin as --spamd says, chaos as --enable-chaos says.
+// Mailpit's HTML check and link check are not part of holdmail: they answer a 404 JSON error that
+// says so, rather than the generic "no route". (SpamAssassin's check is routes/spam.ts, with --spamd.)
 
 export async function webuiRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   const { config } = deps
@@ -56,7 +56,7 @@ export async function webuiRoutes(app: FastifyInstance, deps: HttpDeps): Promise
         OverrideFrom: '',
         PreserveMessageIDs: false,
       },
-      SpamAssassin: false,
+      SpamAssassin: config.spamd !== null,
       ChaosEnabled: config.enableChaos,
       DuplicatesIgnored: false,
       HideDeleteAllButton: false,
@@ -66,7 +66,6 @@ export async function webuiRoutes(app: FastifyInstance, deps: HttpDeps): Promise
   const missing: [string, string][] = [
     ['/api/v1/message/:ID/html-check', 'the HTML compatibility check is not part of holdmail'],
     ['/api/v1/message/:ID/link-check', 'the link check is not part of holdmail (it would fetch URLs from samples)'],
-    ['/api/v1/message/:ID/sa-check', 'SpamAssassin is not enabled in holdmail'],
   ]
   for (const [url, why] of missing) {
     app.get(url, { schema: { summary: `Not available: ${why}`, tags: ['message'], params: idParams, response: { 404: errorSchema } } }, async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import libmime from 'libmime'
 import { AppError } from '../../errors.js'
 import type { Envelope } from '../../store/index.js'
-import { readHeaders } from '../headers.js'
+import { headerValue, readHeaders } from '../headers.js'
 import { decodeHeader } from './mime.js'
 
 export interface ArfReportOptions {
@@ -23,10 +24,12 @@ function singleLine(name: string, value: string): string {
   return value.trim()
 }
 
-function encodeWord(text: string): string {
-  // RFC 2047 §5: non-ASCII header text as an encoded-word; ASCII passes unchanged.
-  // eslint-disable-next-line no-control-regex
-  return /^[\x20-\x7e]*$/.test(text) ? text : `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`
+/**
+ * An unstructured header field with non-ASCII text as RFC 2047 encoded-words of at most 75 characters
+ * (§2), folded between words (RFC 5322 §2.2.3); ASCII passes unchanged.
+ */
+function unstructuredField(name: string, text: string): string {
+  return libmime.foldLines(`${name}: ${libmime.encodeWords(text, 'B', 75)}`, 76)
 }
 
 function rfc5322Date(ms: number): string {
@@ -50,9 +53,8 @@ export function generateArfReport(raw: Buffer, envelope: Envelope, opts: ArfRepo
   const userAgent = singleLine('userAgent', opts.userAgent ?? DEFAULT_USER_AGENT)
 
   const headers = readHeaders(raw)
-  const field = (name: string): string => headers.find((h) => h.name.toLowerCase() === name)?.value ?? ''
-  const subject = decodeHeader(field('subject')).replace(/[\r\n]+/g, ' ').slice(0, 200)
-  const fromDomain = /@([A-Za-z0-9.-]+)/.exec(field('from'))?.[1]?.toLowerCase() ?? ''
+  const subject = decodeHeader(headerValue(headers, 'subject')).replace(/[\r\n]+/g, ' ').slice(0, 200)
+  const fromDomain = /@([A-Za-z0-9.-]+)/.exec(headerValue(headers, 'from'))?.[1]?.toLowerCase() ?? ''
   const arrival = rfc5322Date(envelope.receivedAt)
   // A boundary made of random hex cannot occur in the sample by chance (RFC 2046 §5.1.1).
   const boundary = `holdmail-arf-${randomBytes(12).toString('hex')}`
@@ -62,7 +64,7 @@ export function generateArfReport(raw: Buffer, envelope: Envelope, opts: ArfRepo
   const head = crlf([
     `From: ${from}`,
     `To: ${to}`,
-    `Subject: ${encodeWord(`Abuse report: ${subject || '(no subject)'}`)}`,
+    unstructuredField('Subject', `Abuse report: ${subject || '(no subject)'}`),
     `Date: ${rfc5322Date(Date.now())}`,
     `Message-ID: ${messageId}`,
     'MIME-Version: 1.0',

@@ -67,7 +67,8 @@ function checkName(name: string, rrtype: string): void {
   }
 }
 
-type Rcode = 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED' | string
+/** The answer's RCODE name as dns-packet decodes it: NOERROR, NXDOMAIN, SERVFAIL, REFUSED or another. */
+type Rcode = string
 
 interface Answer {
   rcode: Rcode
@@ -204,7 +205,7 @@ function tcpQuery(server: Server, query: Buffer, match: (res: packet.DecodedPack
           if (match(res)) resolve(res)
           else reject(new Error('the TCP answer does not match the question'))
         } catch (err) {
-          reject(err as Error)
+          reject(err instanceof Error ? err : new Error(String(err)))
         }
       })
     })

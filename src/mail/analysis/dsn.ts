@@ -1,5 +1,5 @@
-import type { HeaderLine } from '../headers.js'
-import { decodeHeader, headerValue, headerValues, splitHeaders, type MimePart } from './mime.js'
+import { headerValue, headerValues, readHeaderBlock, type HeaderLine } from '../headers.js'
+import { decodeHeader, type MimePart } from './mime.js'
 import { isPublicIp, parseReceivedFrom } from './received.js'
 
 export interface BounceRecipient {
@@ -56,7 +56,8 @@ function emptyRecipient(): BounceRecipient {
 /**
  * The body of a message/delivery-status part (RFC 3464 §2.1): a per-message block, then one block
  * per recipient. Generators leave out or double the blank lines between blocks, so a recipient also
- * starts when a field it already has appears again.
+ * starts when a field it already has appears again. Hand-written, not the header reader: a line that
+ * is not a field must not end a recipient's group, and only a recipient's own fields take folds.
  */
 export function parseDeliveryStatus(body: string): { reportingMta: string; arrivalDate: string; recipients: BounceRecipient[] } {
   let reportingMta = ''
@@ -100,6 +101,7 @@ export function parseDeliveryStatus(body: string): { reportingMta: string; arriv
   close()
   for (const r of recipients) {
     // NUL and other C0 controls in hostile reports would only confuse search and display.
+    // eslint-disable-next-line no-control-regex -- matching control characters is this regex's purpose
     for (const k of Object.keys(r) as (keyof BounceRecipient)[]) r[k] = r[k].replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
     r.Status = statusCode(r.Status) || r.Status
     r.Action = r.Action.toLowerCase()
@@ -143,7 +145,7 @@ export function findEmbeddedHeaders(text: string): HeaderLine[] | null {
         .slice(i, j)
         .map((l) => (indent && l.startsWith(indent) && /^[A-Za-z0-9-]+:/.test(l.slice(indent.length)) ? l.slice(indent.length) : l))
         .join('\n')
-      return splitHeaders(block + '\n\n').headers
+      return readHeaderBlock(block, 'part').headers
     }
   }
   return null

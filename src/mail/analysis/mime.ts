@@ -1,7 +1,17 @@
 // A small, forgiving MIME walker for analysis. mailparser decodes for display; here we need the raw
 // structure of reports (message/delivery-status, message/feedback-report, text/rfc822-headers) even
-// when a bounce generator got the MIME wrong, and it must never throw.
-import type { HeaderLine } from '../headers.js'
+// when a bounce generator got the MIME wrong, and it must never throw. That walk (multipart split,
+// embedded messages, part budget) stays hand-written: mailparser and mailsplit stream decoded content
+// and do not expose a report's sub-parts as text with their headers as sent, nor tolerate a missing
+// blank line or close delimiter the way bounce parsing needs. The decoding steps are libmime's
+// (RFC 2047 words, RFC 2231 parameters, charsets) and libqp's / Buffer's (transfer encodings);
+// header fields come from the one header reader in ../headers.ts.
+import libmime from 'libmime'
+import { decode as decodeCharset } from 'libmime/lib/charset.js'
+import { decode as decodeQuotedPrintable } from 'libqp'
+import { readHeaderBlock, headerValue, type HeaderLine } from '../headers.js'
+
+export { headerValue, headerValues } from '../headers.js'
 
 export interface MimePart {
   headers: HeaderLine[]
@@ -19,67 +29,25 @@ const MAX_PARTS = 500
 export function toText(raw: Buffer): string {
   let text = raw.toString('latin1')
   if (text.charCodeAt(0) === 0xef && text.charCodeAt(1) === 0xbb && text.charCodeAt(2) === 0xbf) text = text.slice(3) // UTF-8 BOM
-  text = text.replace(/\r\n?/g, '\n')
-  // an mbox "From " separator line is not a header
-  if (text.startsWith('From ')) text = text.slice(text.indexOf('\n') + 1)
-  return text
+  // an mbox "From " separator line is skipped by the header reader ('part' mode)
+  return text.replace(/\r\n?/g, '\n')
 }
 
+/** A part's header fields and the rest of its text as the body (the 'part' mode of the one header reader). */
 export function splitHeaders(text: string): { headers: HeaderLine[]; body: string } {
-  const headers: HeaderLine[] = []
-  let current: HeaderLine | null = null
-  let pos = 0
-  while (pos < text.length) {
-    const nl = text.indexOf('\n', pos)
-    const line = nl < 0 ? text.slice(pos) : text.slice(pos, nl)
-    const next = nl < 0 ? text.length : nl + 1
-    if (line.trim() === '') {
-      pos = next
-      break
-    }
-    if ((line[0] === ' ' || line[0] === '\t') && current) {
-      current.value += ' ' + line.trim()
-      pos = next
-      continue
-    }
-    const colon = line.indexOf(':')
-    if (colon <= 0 || /[\s]/.test(line.slice(0, colon).trimEnd())) {
-      // Not a field: a generator forgot the blank line before the body (seen in real bounces).
-      if (headers.length === 0 && line.startsWith('From ')) {
-        pos = next
-        continue
-      }
-      break
-    }
-    current = { name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() }
-    headers.push(current)
-    pos = next
-  }
-  return { headers, body: text.slice(pos) }
+  const { headers, bodyStart } = readHeaderBlock(text, 'part')
+  return { headers, body: text.slice(bodyStart) }
 }
 
-export function headerValue(headers: readonly HeaderLine[], name: string): string {
-  const n = name.toLowerCase()
-  return headers.find((h) => h.name.toLowerCase() === n)?.value ?? ''
-}
-
-export function headerValues(headers: readonly HeaderLine[], name: string): string[] {
-  const n = name.toLowerCase()
-  return headers.filter((h) => h.name.toLowerCase() === n).map((h) => h.value)
-}
-
-/** RFC 2045 §5.1 Content-Type with RFC 2231 continuations left joined (good enough for boundary and report-type). */
+/**
+ * RFC 2045 §5.1 Content-Type through libmime: quoted strings, comments, RFC 2231 continuations and
+ * charsets (a decoded value is Unicode text, a plain one stays the sample's latin1 bytes). A type that
+ * is not type/subtype falls back to text/plain (RFC 2045 §5.2).
+ */
 export function parseContentType(value: string): { type: string; params: Record<string, string> } {
-  const semi = value.indexOf(';')
-  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase()
-  const params: Record<string, string> = {}
-  const rest = semi < 0 ? '' : value.slice(semi + 1)
-  for (const m of rest.matchAll(/([A-Za-z0-9_.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/g)) {
-    const key = (m[1] ?? '').toLowerCase().replace(/\*\d*\*?$/, '')
-    const val = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '')
-    params[key] = (params[key] ?? '') + val
-  }
-  return { type: /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type) ? type : 'text/plain', params }
+  const parsed = libmime.parseHeaderValue(value, { stripComments: true })
+  const type = parsed.value.trim().toLowerCase()
+  return { type: /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type) ? type : 'text/plain', params: { ...parsed.params } }
 }
 
 export function parseMime(text: string, depth = 0, budget = { parts: 0 }): MimePart {
@@ -123,30 +91,29 @@ export function splitMultipart(body: string, boundary: string): string[] {
   return parts
 }
 
-/** Content-Transfer-Encoding undone; result is still a latin1 (byte) string. */
+/** Content-Transfer-Encoding undone (RFC 2045 §6); result is still a latin1 (byte) string. */
 export function decodeBody(part: MimePart): string {
   const cte = headerValue(part.headers, 'content-transfer-encoding').toLowerCase().trim()
+  // Buffer's base64 decoder skips line breaks; other stray characters are dropped first, as RFC 2045 §6.8 says to.
   if (cte === 'base64') return Buffer.from(part.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1').replace(/\r\n?/g, '\n')
-  if (cte === 'quoted-printable') {
-    return part.body
-      .replace(/[ \t]+$/gm, '')
-      .replace(/=\n/g, '')
-      .replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
-  }
+  // libqp reads each char of a latin1 string as one byte and drops trailing whitespace and soft breaks (§6.7).
+  if (cte === 'quoted-printable') return decodeQuotedPrintable(part.body).toString('latin1')
   return part.body
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false })
+const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-/** A decoded body as readable text: UTF-8 when it is valid UTF-8, else the bytes as latin1. */
+/**
+ * A decoded body as readable text: UTF-8 when it is valid UTF-8 (whatever the label says: bounces
+ * mislabel it), else the declared charset through libmime, else the bytes as latin1.
+ */
 export function bodyText(part: MimePart): string {
   const bytes = Buffer.from(decodeBody(part), 'latin1')
-  const strict = new TextDecoder('utf-8', { fatal: true })
   try {
-    return strict.decode(bytes)
+    return utf8.decode(bytes)
   } catch {
-    const charset = (part.params.charset ?? '').toLowerCase()
-    return charset === 'utf-8' || charset === 'utf8' ? utf8.decode(bytes) : bytes.toString('latin1')
+    const charset = part.params.charset?.trim()
+    return charset ? decodeCharset(bytes, charset) : bytes.toString('latin1')
   }
 }
 
@@ -155,28 +122,13 @@ export function* walk(part: MimePart): Generator<MimePart> {
   for (const c of part.children) yield* walk(c)
 }
 
-function decodeCharset(bytes: Buffer, charset: string): string {
-  try {
-    return new TextDecoder(charset.toLowerCase().replace(/\*.*$/, ''), { fatal: false }).decode(bytes)
-  } catch {
-    return bytes.toString('latin1') // a charset name TextDecoder does not know
-  }
-}
-
-/** A header value for display: raw 8-bit bytes read as UTF-8 when valid (RFC 6532), RFC 2047 words decoded. */
+/** A header value for display: raw 8-bit bytes read as UTF-8 when valid (RFC 6532), RFC 2047 words decoded by libmime. */
 export function decodeHeader(latin1: string): string {
   let value = latin1
   try {
-    value = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(latin1, 'latin1'))
+    value = utf8.decode(Buffer.from(latin1, 'latin1'))
   } catch {
     /* not UTF-8: keep the bytes as they are */
   }
-  // RFC 2047 §6.2: whitespace between adjacent encoded-words is not displayed.
-  return value.replace(/(\?=)\s+(?==\?)/g, '$1').replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (_, charset: string, enc: string, data: string) => {
-    const bytes =
-      enc.toUpperCase() === 'B'
-        ? Buffer.from(data, 'base64')
-        : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
-    return decodeCharset(bytes, charset)
-  })
+  return libmime.decodeWords(value)
 }

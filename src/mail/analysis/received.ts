@@ -38,7 +38,7 @@ export function parseReceivedFrom(value: string): ReceivedFrom {
   const firstIsLiteral = /^\[.*\]$/.test(first) || isIP(first) !== 0 || first.toLowerCase() === 'unknown'
   // In Exim's layout the first word is the reverse name and helo= carries the EHLO name.
   const helo = heloParam ?? (first && first.toLowerCase() !== 'unknown' ? first.replace(/^\[(?:IPv6:)?|\]$/gi, '') : null)
-  let host: string | null = null
+  let host: string | null
   if (heloParam && first && !firstIsLiteral) host = first
   else {
     const rdns = /\(\s*([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})\.?\s*(?:\[|\))/.exec(comment)?.[1]

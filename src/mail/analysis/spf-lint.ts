@@ -307,7 +307,7 @@ export async function lintSpf(input: string, resolver: DnsResolve, opts: SpfLint
   const budgetMs = opts.budgetMs ?? SPF_LINT_BUDGET_MS
   const ctx: Ctx = { resolve: resolver, lookups: 0, voids: 0, problems: [], stack: [], deadline: Date.now() + budgetMs, budgetMs, halted: null }
   let domain = ''
-  let record = ''
+  let record: string
   if (/^v=spf1(?:\s|$)/i.test(text)) {
     record = text
     const bytes = Buffer.byteLength(record)

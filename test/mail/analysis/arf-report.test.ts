@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { AppError } from '../../../src/errors.js'
 import { analyseContent, generateArfReport } from '../../../src/mail/analysis/index.js'
-import { parseMime, toText } from '../../../src/mail/analysis/mime.js'
+import { decodeHeader, parseMime, toText } from '../../../src/mail/analysis/mime.js'
+import { readHeaders } from '../../../src/mail/headers.js'
 import { makeEnvelope } from './helpers.js'
 
 // A sample with bare LF, an 8-bit subject and no final newline: it must come back exactly.
@@ -48,6 +49,20 @@ describe('generateArfReport', () => {
   it('takes the feedback type and source IP the caller gives', () => {
     const report = generateArfReport(SAMPLE, envelope, { to: 'abuse@isp.test', feedbackType: 'fraud', sourceIp: '198.51.100.1' })
     expect(analyseContent(report).Feedback).toMatchObject({ FeedbackType: 'fraud', SourceIP: '198.51.100.1' })
+  })
+
+  it('encodes a long non-ASCII subject as encoded-words of at most 75 characters on folded lines', () => {
+    const long = Buffer.from(`Subject: ${'Grüße aus Köln '.repeat(12)}\nFrom: s@spam.test\n\nx`)
+    const report = generateArfReport(long, envelope, { to: 'abuse@isp.test' })
+    const head = report.subarray(0, report.indexOf('\r\n\r\n')).toString('latin1')
+    const subjectLines = /^Subject: .*(?:\r\n[ \t].*)*/m.exec(head)?.[0] ?? ''
+    expect(subjectLines.split('\r\n').length).toBeGreaterThan(3)
+    for (const line of subjectLines.split('\r\n')) expect(line.length).toBeLessThanOrEqual(78)
+    for (const word of subjectLines.match(/=\?[^?]+\?[BbQq]\?[^?]*\?=/g) ?? []) expect(word.length).toBeLessThanOrEqual(75)
+    // eslint-disable-next-line no-control-regex
+    expect(subjectLines).toMatch(/^[\x00-\x7f]*$/)
+    const subject = readHeaders(report).find((h) => h.name === 'Subject')?.value ?? ''
+    expect(decodeHeader(subject)).toBe(`Abuse report: ${'Grüße aus Köln '.repeat(12).trim()}`)
   })
 
   it('refuses header injection and unknown feedback types with BAD_REQUEST', () => {

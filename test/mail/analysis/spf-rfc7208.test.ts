@@ -40,7 +40,7 @@ interface Scenario {
 
 // The YAML writes bytes as "\xNN" escapes, which a YAML parser reads as code points U+0000-U+00FF: put such a
 // string on the wire as those bytes (latin1), anything wider as UTF-8.
-const bytes = (s: string): Buffer => (/^[\u0000-\u00ff]*$/.test(s) ? Buffer.from(s, 'latin1') : Buffer.from(s, 'utf8'))
+const bytes = (s: string): Buffer => (/[\u0100-\uffff]/.test(s) ? Buffer.from(s, 'utf8') : Buffer.from(s, 'latin1'))
 
 function txtRecord(v: unknown): Buffer | Buffer[] {
   return Array.isArray(v) ? v.map((s) => bytes(String(s))) : bytes(String(v))
