@@ -144,7 +144,7 @@ describe('mailpit-api client', () => {
     await mailpit.deleteMessages({ IDs: [ID] })
   })
 
-  it("answers Mailpit's configuration, probes, and 404 JSON for the checks holdmail does not have", async () => {
+  it("answers Mailpit's configuration, probes, 404 JSON for the checks holdmail does not have, and the SpamAssassin check", async () => {
     const cfg = await mailpit.getConfiguration()
     expect(cfg.MessageRelay.Enabled).toBe(false)
     expect(cfg.SpamAssassin).toBe(false)
@@ -153,9 +153,12 @@ describe('mailpit-api client', () => {
     expect([live.status, await live.text()]).toEqual([200, 'ok'])
     const ready = await fetch(`${app.baseUrl}/readyz`)
     expect([ready.status, await ready.text()]).toEqual([200, 'ok'])
-    for (const check of [() => mailpit.htmlCheck(), () => mailpit.linkCheck(), () => mailpit.spamAssassinCheck()]) {
-      await expect(check()).rejects.toThrow(/404 .*"code":"NOT_FOUND".*not/)
-    }
+    const { ID: checked } = await mailpit.sendMessage({ From: { Email: 'a@b.example' }, To: [{ Email: 'c@d.example' }], Subject: 'checks', HTML: '<p>hi</p>' })
+    await expect(mailpit.htmlCheck(checked)).rejects.toThrow(/404 .*"code":"NOT_FOUND".*not part of holdmail/)
+    await expect(mailpit.linkCheck(checked)).rejects.toThrow(/404 .*"code":"NOT_FOUND".*not part of holdmail/)
+    // SpamAssassin's check (with --spamd) answers Mailpit's shape; without it, its Error says so
+    expect((await mailpit.spamAssassinCheck(checked)).Error).toContain('SpamAssassin is not enabled')
+    await mailpit.deleteMessages({ IDs: [checked] })
     // a PNG whose header claims 50 000 x 50 000 pixels is refused before it is decoded
     const ihdr = Buffer.alloc(13)
     ihdr.writeUInt32BE(50_000, 0)
