@@ -73,17 +73,27 @@ const SHORTCUTS = [
   ['?', 'this help'],
 ]
 
+// Every term the search knows (src/store/search-query.ts; a test checks that each is listed here).
 const SEARCH_HELP = [
-  ['from:, to:, subject:', 'header fields (substring)'],
+  ['word, "two words"', 'anywhere in subject, addresses, attachment names and text (3+ characters: any part of a word)'],
+  ['-word, !word', 'negation, also of a field: -from:x'],
+  ['from:, to:, subject:', 'sender, To recipients, subject (any part)'],
+  ['cc:, bcc:, reply-to:', 'those address headers (any part)'],
+  ['addressed:', 'any of To, Cc, Bcc, Reply-To'],
+  ['message-id:', 'any part of the Message-ID'],
+  ['larger:, smaller:', 'message size, e.g. larger:2k, smaller:1.5M'],
+  ['has:attachment, has:inline', 'attachments; inline images'],
+  ['before:, after:', 'received date, e.g. after:2026-01-31 (from the start of that day)'],
+  ['tag:, is:read, is:unread, is:tagged', 'tags and read state'],
+  ['is:tls, is:auth, is:pregreet', 'TLS used, SMTP AUTH used, client spoke before the greeting'],
+  ['is:unparsed, is:malformed', 'MIME that did not parse; MAIL FROM or RCPT TO that was not a valid path'],
   ['mailfrom:, rcpt:', 'SMTP envelope sender / recipient; mailfrom:<> for bounces'],
-  ['ip:192.0.2.0/24, helo:', 'client IP (address or CIDR) and HELO name'],
-  ['spf:, dkim:, dmarc:', 'pass, fail, softfail, neutral, none, temperror, permerror'],
+  ['ip:192.0.2.0/24, helo:', 'client IP (address or CIDR) and HELO name (helo:*.example globs)'],
+  ['listener:', 'the listener that received it (smtp, smtps, lmtp, ...)'],
+  ['spf:, dkim:, dmarc:, arc:', 'pass, fail, softfail, neutral, none, temperror, permerror'],
   ['kind:, status:5.1.1', 'bounce, arf, autoreply, message; a bounce recipient status'],
   ['origin:198.51.100.0/24', 'bounces of mail that server really sent (backscatter)'],
-  ['tag:, is:read, is:unread', 'tags and read state'],
-  ['has:attachment', 'messages with attachments'],
-  ['before:, after:', 'received date, e.g. after:2026-01-31'],
-  ['"two words", -word', 'phrases and negation (also -from:x)'],
+  ['other:word', 'an unknown prefix is searched as text'],
 ]
 
 export function helpDialog() {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { Attachment, HeaderValue } from 'mailparser'
-import { parseMail } from './summary.js'
+import type { Attachment } from 'mailparser'
+import { readHeaders } from './headers.js'
+import { listUnsubscribeOf, type ListUnsubscribe } from './list-unsubscribe.js'
+import { isInlinePart, parseMail, textOf } from './summary.js'
 
 export interface PartInfo {
   PartID: string
@@ -16,7 +18,7 @@ export interface MessageDetail {
   html: string
   inline: PartInfo[]
   attachments: PartInfo[]
-  listUnsubscribe: { Header: string; Links: string[]; Errors: string; HeaderPost: string }
+  listUnsubscribe: ListUnsubscribe
   parseError: string | null
 }
 
@@ -33,11 +35,6 @@ function partInfo(a: Attachment, index: number): PartInfo {
   }
 }
 
-// A header mailparser left as text; one it parsed into a structure has no single text form.
-const headerText = (value: HeaderValue | undefined): string => (typeof value === 'string' ? value : '')
-
-const isInline = (a: Attachment): boolean => Boolean(a.contentId) && (a.related || a.contentDisposition === 'inline')
-
 /** Full parse for one message's detail view; runs on request only, never on the accept path. */
 export async function parseDetail(raw: Buffer): Promise<MessageDetail & { parts: Map<string, Attachment> }> {
   try {
@@ -48,21 +45,14 @@ export async function parseDetail(raw: Buffer): Promise<MessageDetail & { parts:
     mail.attachments.forEach((a, i) => {
       const info = partInfo(a, i)
       parts.set(info.PartID, a)
-      ;(isInline(a) ? inline : attachments).push(info)
+      ;(isInlinePart(a) ? inline : attachments).push(info)
     })
-    const header = headerText(mail.headers.get('list-unsubscribe'))
-    const links = [...header.matchAll(/<([^>]+)>/g)].map((m) => m[1]!)
     return {
-      text: mail.text ?? '',
+      text: textOf(mail),
       html: typeof mail.html === 'string' ? mail.html : '',
       inline,
       attachments,
-      listUnsubscribe: {
-        Header: header,
-        Links: links,
-        Errors: header && links.length === 0 ? 'no <link> in List-Unsubscribe' : '',
-        HeaderPost: headerText(mail.headers.get('list-unsubscribe-post')),
-      },
+      listUnsubscribe: listUnsubscribeOf(readHeaders(raw)),
       parseError: null,
       parts,
     }
@@ -72,7 +62,7 @@ export async function parseDetail(raw: Buffer): Promise<MessageDetail & { parts:
       html: '',
       inline: [],
       attachments: [],
-      listUnsubscribe: { Header: '', Links: [], Errors: '', HeaderPost: '' },
+      listUnsubscribe: listUnsubscribeOf(readHeaders(raw)),
       parseError: (err as Error).message || 'parse failed',
       parts: new Map(),
     }

@@ -1,19 +1,21 @@
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser'
+import { simpleParser, type AddressObject, type Attachment, type ParsedMail } from 'mailparser'
 import type { Address, Envelope, MessageSummary } from '../store/index.js'
 import { readHeaders } from './headers.js'
+import { htmlToText, MAX_HTML_TO_TEXT_CHARS } from './html-text.js'
 import { tagsFromXTags } from './tags.js'
 
 const SNIPPET_CHARS = 250
 // Text beyond this is left out of the full-text index: spam bodies can be megabytes of filler.
 const INDEX_TEXT_CHARS = 64 * 1024
-// mailparser converts HTML to text when there is no text part; past this size it is not worth the CPU.
-const MAX_HTML_TO_TEXT_CHARS = 2 * 1024 * 1024
 // Addresses kept per header (To, Cc, Bcc, Reply-To) in the summary. Spam carries Bcc lists of tens
 // of thousands; the summary row, the list JSON and the full-text index need the first ones, and
 // the raw message keeps every one of them.
 export const MAX_SUMMARY_ADDRESSES = 1000
 
+// skipHtmlToText: text is derived from the HTML by textOf() below, the same way for every message
+// that has no text part, single-part or not.
 export const PARSER_OPTIONS = {
+  skipHtmlToText: true,
   skipTextToHtml: true,
   skipTextLinks: true,
   keepCidLinks: true,
@@ -57,6 +59,27 @@ export function uniqueAddresses(lists: Iterable<Address>[], max = MAX_SUMMARY_AD
   return out
 }
 
+/**
+ * The message's text: its text/plain parts, or, when it has none, the text of its HTML (mailparser
+ * converts only a single-part HTML message; an HTML part inside multipart/alternative or
+ * multipart/related with no text sibling leaves `text` empty).
+ */
+export function textOf(parsed: Pick<ParsedMail, 'text' | 'html'>): string {
+  if (parsed.text && parsed.text.trim() !== '') return parsed.text
+  return typeof parsed.html === 'string' ? htmlToText(parsed.html) : (parsed.text ?? '')
+}
+
+/**
+ * A part shown inline in the HTML rather than listed as an attachment: it has a Content-ID and is
+ * part of a multipart/related body or marked inline, and is not marked as an attachment
+ * (RFC 2183 §2.2: the sender asked for it to be offered as a file). The summary's count and the
+ * detail's lists both use this, so they agree.
+ */
+export function isInlinePart(a: Pick<Attachment, 'contentId' | 'related' | 'contentDisposition'>): boolean {
+  if (a.contentDisposition === 'attachment') return false
+  return Boolean(a.contentId) && (a.related || a.contentDisposition === 'inline')
+}
+
 export function snippetOf(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim()
   return flat.length > SNIPPET_CHARS ? flat.slice(0, SNIPPET_CHARS).trimEnd() + '…' : flat
@@ -81,7 +104,7 @@ export async function summarize(raw: Buffer, envelope: Envelope): Promise<Messag
   }
   const bcc = uniqueAddresses([toAddresses(parsed.bcc), blind()])
   const from = toAddresses(parsed.from)[0] ?? null
-  const text = parsed.text ?? ''
+  const text = textOf(parsed)
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) && parsed.headers.has('date') ? parsed.date.getTime() : null
   const returnPath = toAddresses(parsed.headers.get('return-path') as AddressObject | undefined)[0]?.Address ?? ''
   return {
@@ -96,7 +119,9 @@ export async function summarize(raw: Buffer, envelope: Envelope): Promise<Messag
     messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
     returnPath,
     snippet: snippetOf(text),
-    attachments: parsed.attachments.filter((a) => a.contentDisposition !== 'inline' || !a.related).length,
+    attachments: parsed.attachments.filter((a) => !isInlinePart(a)).length,
+    inline: parsed.attachments.filter(isInlinePart).length,
+    attachmentNames: parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : [])).slice(0, MAX_SUMMARY_ADDRESSES),
     bodyText: text.slice(0, INDEX_TEXT_CHARS),
     kind: 'message',
     auth: null,

@@ -185,7 +185,7 @@ export function createReader(db: Database.Database, path: string): Reader {
       const start = Math.max(0, Math.floor(query.start ?? 0))
       const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE_SIZE)))
       const search = (query.search ?? '').trim()
-      const f = compileSearch(search)
+      const f = compileSearch(search, query.tz ? { tz: query.tz } : {})
       const totals = counts()
       if (f.driver) {
         const found = listByIndex(f.driver, start, limit)

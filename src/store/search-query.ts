@@ -17,7 +17,7 @@ export interface SqlFilter {
 }
 
 export interface FtsDriver {
-  table: 'messages_fts' | 'messages_search_fts'
+  table: 'messages_fts' | 'messages_search_fts' | 'messages_substring_fts'
   match: string
   where: string
   params: (string | number)[]
@@ -41,7 +41,8 @@ export const MAX_SEARCH_TERMS = 100
 export function tokenize(query: string): Term[] {
   const terms: Term[] = []
   // a term: optional -/!, optional field:, then a "quoted" or bare value
-  const re = /([-!]?)(?:([a-z][a-z0-9-]*):)?(?:"((?:[^"\\]|\\.)*)"?|(\S+))/giy
+  // (a field may have an empty value, "from:" alone, which the field then ignores or refuses)
+  const re = /([-!]?)(?:([a-z][a-z0-9-]*):)?(?:"((?:[^"\\]|\\.)*)"?|(\S*))/giy
   let i = 0
   while (i < query.length) {
     if (/\s/.test(query[i]!)) {
@@ -78,6 +79,76 @@ function ftsPhrase(value: string): string | null {
 // Trigrams need 3 characters: a shorter value cannot use the index (and would match no row in it).
 const MIN_TRIGRAM_CHARS = 3
 
+const ftsString = (s: string): string => '"' + s.replace(/"/g, '""') + '"'
+const NOTHING: SqlFilter = { where: '1', params: [] }
+
+/**
+ * A free word or "quoted phrase", matched as Mailpit matches it: anywhere inside the subject, an
+ * address or name, an attachment's file name or the text (migration 006's trigram index; the
+ * indexed text has its whitespace runs folded to one space, and so has the value). Values of
+ * fewer than 3 characters cannot use trigrams and go to the word index as a prefix match.
+ */
+function freeText(value: string): CompiledTerm {
+  const v = value.replace(/\s+/g, ' ').trim()
+  if ([...v].length >= MIN_TRIGRAM_CHARS) {
+    const match = ftsString(v)
+    return {
+      where: 'm.seq IN (SELECT rowid FROM messages_substring_fts WHERE messages_substring_fts MATCH ?)',
+      params: [match],
+      fts: { table: 'messages_substring_fts', match, residual: NOTHING },
+    }
+  }
+  const phrase = ftsPhrase(v)
+  if (!phrase) return NOTHING
+  return {
+    where: 'm.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)',
+    params: [phrase],
+    fts: { table: 'messages_fts', match: phrase, residual: NOTHING },
+  }
+}
+
+const ADDRESS_KEYS = { to: ['To'], cc: ['Cc'], bcc: ['Bcc'], 'reply-to': ['ReplyTo'], addressed: ['To', 'Cc', 'Bcc', 'ReplyTo'] } as const
+
+/** Some address (name or address) in the given headers of the summary contains `v`. */
+function addressLike(keys: readonly string[], v: string): SqlFilter {
+  const each =
+    keys.length === 1
+      ? `json_each(m.addresses_json, '$.${keys[0]}') a`
+      : `json_each(m.addresses_json) k, json_each(k.value) a`
+  const which = keys.length === 1 ? '' : `k.key IN (${keys.map((k) => `'${k}'`).join(', ')}) AND `
+  return {
+    where: `EXISTS (SELECT 1 FROM ${each} WHERE ${which}(lower(a.value ->> 'Address') LIKE ? ESCAPE '\\' OR lower(a.value ->> 'Name') LIKE ? ESCAPE '\\'))`,
+    params: [contains(v), contains(v)],
+  }
+}
+
+/**
+ * An address term checked on the summary's address lists, with a trigram index narrowing the rows
+ * first for 3+ characters: `column` of `table` holds a superset of those addresses, so the lookup
+ * never loses a match and the JSON check alone decides.
+ */
+function indexedAddressTerm(keys: readonly string[], v: string, negate: boolean, table: FtsDriver['table'], column: string): CompiledTerm {
+  const exact = addressLike(keys, v)
+  const lower = v.toLowerCase()
+  if (negate || [...lower].length < MIN_TRIGRAM_CHARS) return exact
+  const match = `{${column}} : ${ftsString(lower)}`
+  return {
+    where: `m.seq IN (SELECT rowid FROM ${table} WHERE ${table} MATCH ?) AND ${exact.where}`,
+    params: [match, ...exact.params],
+    fts: { table, match, residual: exact },
+  }
+}
+
+// Sizes as Mailpit takes them: a number with an optional unit, K/M/G in powers of 1024.
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 }
+
+function parseSize(field: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim())
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined
+  if (!m || unit === undefined) throw new AppError('BAD_QUERY', `${field}: expected a size like 500, 2k or 1.5M, got "${value}"`)
+  return Math.round(Number(m[1]) * unit)
+}
+
 /**
  * from: and to: are substring matches on a lower-cased column. The LIKE alone decides what
  * matches; for 3+ characters the trigram index (case-folded, so it finds a superset) narrows the
@@ -95,49 +166,97 @@ function substringTerm(column: 'from_search' | 'to_search', v: string, negate: b
   }
 }
 
-function parseDate(field: string, value: string, endOfDay: boolean): number {
-  let t: number
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
-    t = Date.parse(value + 'T00:00:00Z') + (endOfDay ? 86_400_000 : 0)
-  } else {
-    t = Date.parse(value)
+export interface SearchOptions {
+  /** IANA time zone for date-only before:/after: values (Mailpit's `tz` parameter); UTC when unset. */
+  tz?: string
+}
+
+/** Milliseconds to add to UTC to get the wall-clock time in `tz` at instant `t`. */
+function zoneOffset(t: number, tz: Intl.DateTimeFormat): number {
+  const parts = new Map<string, number>()
+  for (const p of tz.formatToParts(new Date(t))) if (p.type !== 'literal') parts.set(p.type, Number(p.value))
+  const get = (type: string): number => parts.get(type) ?? 0
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
+  return wall - Math.floor(t / 1000) * 1000
+}
+
+function zoneFormat(tz: string): Intl.DateTimeFormat {
+  try {
+    return new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    })
+  } catch {
+    throw new AppError('BAD_QUERY', `tz: "${tz}" is not a known time zone (use a name like Europe/Paris)`)
   }
+}
+
+/**
+ * The instant a date-only value starts: midnight of that day in `tz` (UTC by default). The offset
+ * is taken at the UTC guess and again at the result, which settles days where it changes (DST).
+ */
+function startOfDay(day: string, tz: string | undefined): number {
+  const utc = Date.parse(day + 'T00:00:00Z')
+  if (!tz || Number.isNaN(utc)) return utc
+  const fmt = zoneFormat(tz)
+  let t = utc - zoneOffset(utc, fmt)
+  t = utc - zoneOffset(t, fmt)
+  return t
+}
+
+function parseDate(field: string, value: string, opts: SearchOptions): number {
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(value) ? startOfDay(value, opts.tz) : Date.parse(value)
   if (Number.isNaN(t)) throw new AppError('BAD_QUERY', `${field}: expected a date like 2026-01-31, got "${value}"`)
   return t
 }
 
 const AUTH_RESULTS = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy', 'not-evaluated'])
 
-function compileTerm(t: Term): CompiledTerm {
+/** Every field the search knows (the UI's search help lists each of them). */
+export const SEARCH_FIELDS = [
+  'from', 'to', 'addressed', 'cc', 'bcc', 'reply-to', 'subject', 'message-id', 'larger', 'smaller', 'tag', 'is', 'has',
+  'before', 'after', 'mailfrom', 'rcpt', 'helo', 'origin', 'ip', 'spf', 'dmarc', 'arc', 'dkim', 'kind', 'status', 'listener',
+] as const
+
+// Fields whose empty value ("from:" alone, or from:"") is ignored, as Mailpit ignores it, rather
+// than matching every message or none.
+const IGNORED_WHEN_EMPTY = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'addressed', 'subject', 'message-id', 'tag'])
+
+function compileTerm(t: Term, opts: SearchOptions): CompiledTerm {
   const v = t.value
+  if (IGNORED_WHEN_EMPTY.has(t.field) && v.trim() === '') return NOTHING
   const spam = compileSpamTerm(t)
   if (spam) return spam
   switch (t.field) {
-    case '': {
-      const phrase = ftsPhrase(v)
-      if (!phrase) return { where: '1', params: [] }
-      return {
-        where: 'm.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)',
-        params: [phrase],
-        fts: { table: 'messages_fts', match: phrase, residual: { where: '1', params: [] } },
-      }
-    }
+    case '':
+      return freeText(v)
     case 'from':
+      return substringTerm('from_search', v, t.negate)
     case 'to':
-      return substringTerm(t.field === 'from' ? 'from_search' : 'to_search', v, t.negate)
+      // To only, as Mailpit; to_search (To and Cc) narrows the rows, the To list decides
+      return indexedAddressTerm(ADDRESS_KEYS.to, v, t.negate, 'messages_search_fts', 'to_search')
+    case 'addressed':
+      // any recipient header: To, Cc, Bcc or Reply-To
+      return indexedAddressTerm(ADDRESS_KEYS.addressed, v, t.negate, 'messages_substring_fts', 'addresses')
     case 'cc':
     case 'bcc':
-    case 'reply-to': {
-      const key = { cc: 'Cc', bcc: 'Bcc', 'reply-to': 'ReplyTo' }[t.field]
-      return {
-        where: `EXISTS (SELECT 1 FROM json_each(m.addresses_json, '$.${key}') a WHERE lower(a.value ->> 'Address') LIKE ? ESCAPE '\\' OR lower(a.value ->> 'Name') LIKE ? ESCAPE '\\')`,
-        params: [contains(v), contains(v)],
-      }
-    }
+    case 'reply-to':
+      return addressLike(ADDRESS_KEYS[t.field], v)
     case 'subject':
       return { where: "m.subject LIKE ? ESCAPE '\\'", params: [contains(v)] }
     case 'message-id':
-      return { where: 'm.message_id = ?', params: [v.replace(/^<|>$/g, '')] }
+      // a part of the Message-ID, as Mailpit matches it; <> around a whole one are dropped
+      return { where: "m.message_id LIKE ? ESCAPE '\\'", params: [`%${likeEscape(v.trim().replace(/^<|>$/g, ''))}%`] }
+    case 'larger':
+      return { where: 'm.size > ?', params: [parseSize('larger', v)] }
+    case 'smaller':
+      return { where: 'm.size < ?', params: [parseSize('smaller', v)] }
     case 'tag':
       return {
         where: 'm.seq IN (SELECT mt.seq FROM message_tags mt JOIN tags t ON t.tag_id = mt.tag_id WHERE t.name = ?)',
@@ -170,11 +289,14 @@ function compileTerm(t: Term): CompiledTerm {
       }
     case 'has':
       if (/^attachments?$/i.test(v)) return { where: 'm.attachments > 0', params: [] }
-      throw new AppError('BAD_QUERY', `has:${v} is not known; use has:attachment`)
+      if (/^inline$/i.test(v)) return { where: 'm.inline_parts > 0', params: [] }
+      throw new AppError('BAD_QUERY', `has:${v} is not known; use has:attachment or has:inline`)
+    // A date-only value means the start of that day (in the tz parameter's zone): before:D is
+    // everything received before D began, after:D everything from D on.
     case 'before':
-      return { where: 'm.received_at < ?', params: [parseDate('before', v, false)] }
+      return { where: 'm.received_at < ?', params: [parseDate('before', v, opts)] }
     case 'after':
-      return { where: 'm.received_at >= ?', params: [parseDate('after', v, true)] }
+      return { where: 'm.received_at >= ?', params: [parseDate('after', v, opts)] }
     case 'mailfrom':
       if (v === '<>' || v === '') return { where: "m.mail_from = ''", params: [] }
       return { where: "m.mail_from LIKE ? ESCAPE '\\'", params: [contains(v)] }
@@ -229,7 +351,7 @@ function compileTerm(t: Term): CompiledTerm {
       return { where: 'm.listener = ?', params: [v.toLowerCase()] }
     default:
       // An unknown field is most likely a word containing a colon ("re:", a URL): search it as text.
-      return compileTerm({ negate: false, field: '', value: `${t.field}:${v}` })
+      return freeText(`${t.field}:${v}`)
   }
 }
 
@@ -245,8 +367,12 @@ function compileSpamTerm(t: Term): CompiledTerm | null {
   return { where: `m.spam_score ${m[1] ?? '>='} ?`, params: [Number(m[2])] }
 }
 
-export function compileSearch(query: string): SqlFilter {
-  const compiled = tokenize(query).map((term) => ({ term, c: compileTerm(term) }))
+export function compileSearch(query: string, opts: SearchOptions = {}): SqlFilter {
+  // A term that compiles to nothing (an empty from:, a lone "-", punctuation only) is dropped, so
+  // that negating it does not turn it into "match nothing".
+  const compiled = tokenize(query)
+    .map((term) => ({ term, c: compileTerm(term, opts) }))
+    .filter(({ c }) => c.where !== '1')
   // coalesce: a summary column is NULL until indexed, and NOT NULL would hide the row
   const sql = (negate: boolean, c: SqlFilter): string => (negate ? `NOT coalesce((${c.where}), 0)` : `(${c.where})`)
   const join = (items: { negate: boolean; c: SqlFilter }[]): SqlFilter => ({

@@ -49,6 +49,8 @@ export interface MessageSummary {
   returnPath: string
   snippet: string
   attachments: number
+  inline?: number // parts shown inline in the HTML (has:inline)
+  attachmentNames?: string[] // file names of the parts, for the substring index only
   bodyText: string // for the full-text index only, not stored in a column
   kind: string
   auth: unknown // analyser output, stored as JSON

@@ -100,7 +100,7 @@ export function createWrites(db: Database.Database, opts: WritesOptions = {}): W
     saveSummary: db.prepare(`UPDATE messages SET indexed_at = @indexedAt, parse_error = @parseError, subject = @subject,
       from_name = @fromName, from_addr = @fromAddr, from_search = @fromSearch, to_search = @toSearch,
       addresses_json = @addresses, date_header = @date, message_id = @messageId, return_path = @returnPath,
-      snippet = @snippet, attachments = @attachments, kind = @kind, auth_json = @auth, analysis_json = @analysis
+      snippet = @snippet, attachments = @attachments, inline_parts = @inline, kind = @kind, auth_json = @auth, analysis_json = @analysis
       WHERE seq = @seq`),
     saveAuth: db.prepare('UPDATE messages SET auth_json = ? WHERE seq = ?'),
     // A result without a score (spamd failed on it) leaves score and verdict NULL: neither
@@ -108,6 +108,8 @@ export function createWrites(db: Database.Database, opts: WritesOptions = {}): W
     saveSpam: db.prepare('UPDATE messages SET spam_score = ?, spam_flag = ?, spam_json = ? WHERE seq = ?'),
     ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
     ftsDelete: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
+    substringInsert: db.prepare('INSERT INTO messages_substring_fts (rowid, subject, addresses, names, body) VALUES (?, ?, ?, ?, ?)'),
+    substringDelete: db.prepare('DELETE FROM messages_substring_fts WHERE rowid = ?'),
     tagId: db.prepare('SELECT tag_id FROM tags WHERE name = ?').pluck(),
     tagInsert: db.prepare('INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING'),
     tagLink: db.prepare('INSERT OR IGNORE INTO message_tags (seq, tag_id) VALUES (?, ?)'),
@@ -218,6 +220,7 @@ export function createWrites(db: Database.Database, opts: WritesOptions = {}): W
         returnPath: s.returnPath,
         snippet: s.snippet,
         attachments: s.attachments,
+        inline: s.inline ?? 0,
         kind: s.kind,
         auth: s.auth === null || s.auth === undefined ? null : JSON.stringify(s.auth),
         analysis: s.analysis === null || s.analysis === undefined ? null : JSON.stringify(s.analysis),
@@ -229,6 +232,10 @@ export function createWrites(db: Database.Database, opts: WritesOptions = {}): W
         .join(' ')
       stmt.ftsDelete.run(seq)
       stmt.ftsInsert.run(seq, s.subject, addresses, s.bodyText)
+      // Substring (trigram) index: whitespace runs become one space, so a quoted phrase matches
+      // across line breaks, as the reader sees the text.
+      stmt.substringDelete.run(seq)
+      stmt.substringInsert.run(seq, s.subject, addresses, (s.attachmentNames ?? []).join('\n'), s.bodyText.replace(/\s+/g, ' '))
       for (const tag of s.tags) stmt.tagLink.run(seq, tagIdFor(tag))
     }
   })

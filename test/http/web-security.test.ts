@@ -251,7 +251,10 @@ describe('web security', () => {
       expect(String(a.headers['content-security-policy']), path).toContain("frame-ancestors 'none'")
       expect(a.headers['x-content-type-options'], path).toBe('nosniff')
     }
-    const view = await send(port, `/view/${id}.html`)
+    // (a message without HTML has no HTML view: 404)
+    const html = await sendMail(htmlMessage({ from: 'a@example.test', to: 'b@example.test', subject: 'frame', html: '<p>x</p>', text: 'x' }))
+    const view = await send(port, `/view/${html}.html`)
+    expect(view.status).toBe(200)
     expect(view.headers['x-frame-options']).toBe('SAMEORIGIN') // the UI frames it
   })
 

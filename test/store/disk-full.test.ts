@@ -36,7 +36,7 @@ describe('disk full', () => {
   it('deletes on a full disk, gives the space back, and takes new mail again', { timeout: 180_000 }, async (ctx) => {
     if (!mounted) return ctx.skip(`cannot mount a ${FS_SIZE} tmpfs (${why}); run as root to test a full disk`)
     const db = join(dir, 'holdmail.db')
-    app = await startTestApp(['--db', db])
+    app = await startTestApp(['--db', db, '--compression', '0']) // fill the disk with bytes as sent, not compressed
     // Each line differs, so that nothing compresses or repeats.
     const body = (n: number): string =>
       Array.from({ length: MESSAGE_LINES }, (_, i) => `${n}-${i} ${(n * 7919 + i * 104729).toString(36).padStart(60, 'x')}`).join('\r\n')

@@ -21,6 +21,8 @@ export function hostileHeaders(reply: FastifyReply): FastifyReply {
     .header('Cross-Origin-Resource-Policy', 'same-origin')
 }
 
+const SAFE_PART_TYPE = /^(application\/pdf|text\/plain|image\/(png|jpe?g|gif|webp|bmp|avif|x-icon|vnd\.microsoft\.icon))$/
+
 export async function resolveMessage(deps: HttpDeps, id: string): Promise<StoredMessage> {
   const realId = id === 'latest' ? await deps.store.latestId() : id
   const m = realId ? await deps.store.get(realId) : undefined
@@ -155,9 +157,12 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       const detail = await deps.parser.detail(m.id)
       const part = detail.parts.get(req.params.PartID)
       if (!part) throw new AppError('NOT_FOUND', `message ${m.id} has no part ${req.params.PartID}`)
-      const type = part.contentType || 'application/octet-stream'
-      // Raster images may display inline (the HTML view embeds cid: images); everything else downloads.
-      const inline = /^image\/(png|jpe?g|gif|webp|bmp|x-icon)$/i.test(type)
+      const type = (part.contentType || 'application/octet-stream').toLowerCase()
+      // Types a browser shows without running anything of the sample's (PDF, raster images, plain
+      // text) are served with their type and inline, as Mailpit serves them. Everything else, and
+      // above all what can run script (HTML, SVG, XML, JavaScript), downloads as
+      // application/octet-stream; the sandbox CSP of hostileHeaders() applies to both.
+      const inline = SAFE_PART_TYPE.test(type)
       const name = (part.filename ?? `part-${req.params.PartID}`).replace(/["\\\r\n]/g, '_')
       hostileHeaders(reply)
         .type(inline ? type : 'application/octet-stream')

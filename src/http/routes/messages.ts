@@ -28,8 +28,8 @@ const searchQuery = {
 export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   const { store } = deps
 
-  const page = async (search: string, start: number, limit: number): Promise<Record<string, unknown>> => {
-    const [p, tags] = await Promise.all([store.list({ search, start, limit }), store.listTags()])
+  const page = async (search: string, start: number, limit: number, tz?: string): Promise<Record<string, unknown>> => {
+    const [p, tags] = await Promise.all([store.list({ search, start, limit, ...(tz ? { tz } : {}) }), store.listTags()])
     return {
       total: p.total,
       unread: p.unread,
@@ -100,7 +100,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     },
   )
 
-  app.get<{ Querystring: { query: string; start: number; limit: number } }>(
+  app.get<{ Querystring: { query: string; start: number; limit: number; tz?: string } }>(
     '/api/v1/search',
     {
       preHandler: checkPageNumbers,
@@ -111,7 +111,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
         response: { 200: messagesSummarySchema, 400: errorSchema },
       },
     },
-    async (req) => page(req.query.query, req.query.start, req.query.limit),
+    async (req) => page(req.query.query, req.query.start, req.query.limit, req.query.tz),
   )
 
   app.delete<{ Querystring: { query: string } }>(

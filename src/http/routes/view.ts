@@ -1,5 +1,6 @@
 import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/tags
 import type { FastifyInstance } from 'fastify'
+import { AppError } from '../../errors.js'
 import type { HttpDeps, ParsedMessage } from '../deps.js'
 import { errorSchema, idParams } from '../schemas.js'
 import { resolveMessage } from './message.js'
@@ -59,7 +60,8 @@ export function inlineCidImages(detail: Detail): string {
 }
 
 export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get<{ Params: { ID: string }; Querystring: { remote?: string } }>(
+  // ?embed=1 (Mailpit's UI frames the view with it) is accepted; the page is the same either way.
+  app.get<{ Params: { ID: string }; Querystring: { remote?: string; embed?: string } }>(
     '/view/:ID.html',
     {
       schema: {
@@ -72,6 +74,8 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     async (req, reply) => {
       const m = await resolveMessage(deps, req.params.ID)
       const detail = await deps.parser.detail(m.id)
+      // As Mailpit: a message without an HTML body has no HTML view (the UI shows its text instead).
+      if (detail.html === '') throw new AppError('NOT_FOUND', `message ${m.id} has no HTML part`)
       const html = inlineCidImages(detail)
       const remote = req.query.remote === '1'
       return reply

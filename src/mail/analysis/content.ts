@@ -1,5 +1,6 @@
 import type { Envelope } from '../../store/index.js'
 import type { HeaderLine } from '../headers.js'
+import { htmlToText } from '../html-text.js'
 import type { Analyser } from '../indexer.js'
 import {
   bodyText,
@@ -97,27 +98,19 @@ function classify(raw: Buffer, envelope?: Pick<Envelope, 'mailFrom'>): ContentAn
   return { Kind: 'message', Bounce: null, Feedback: null }
 }
 
+const READABLE_TEXT_CHARS = 200_000
+
 function readableText(own: { part: MimePart }[]): string {
   const texts: string[] = []
   for (const { part } of own) {
     if (part.children.length || !/^text\/(plain|html)$/.test(part.contentType)) continue
     if (/^attachment/i.test(headerValue(part.headers, 'content-disposition')) && part.contentType !== 'text/plain') continue
     const t = bodyText(part)
-    texts.push(part.contentType === 'text/html' ? htmlToText(t) : t)
-    if (texts.join('\n').length > 200_000) break
+    // The bounce patterns look at the start of the text: converting more HTML than that is wasted CPU.
+    texts.push(part.contentType === 'text/html' ? htmlToText(t.slice(0, READABLE_TEXT_CHARS)) : t)
+    if (texts.join('\n').length > READABLE_TEXT_CHARS) break
   }
   return texts.join('\n')
-}
-
-function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, '')
-    .replace(/<br\s*\/?>|<\/(p|div|tr|li|h\d)>/gi, '\n')
-    .replace(/<[^>]+>/g, '')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
 }
 
 // ---------------------------------------------------------------------------------------------
