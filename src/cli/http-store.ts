@@ -1,5 +1,5 @@
 import type { DetailPart, HttpStore, MessageParser, ParsedMessage } from '../http/index.js'
-import { storeHealth, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
+import { newMessageId, storeHealth, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
 import type { ReadPool } from './read-pool.js'
 
 // The HTTP thread's view of the store. Point reads (one message, its bytes, counts, tags, the
@@ -77,6 +77,11 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
       } catch (err) {
         return { writable: false, problem: `the writer does not answer: ${(err as Error).message}` }
       }
+    },
+    async insert(raw, envelope) {
+      const id = newMessageId()
+      const { seq, sha256 } = await writer.insert({ id, raw, env: envelope })
+      return { id, seq, size: raw.length, sha256, read: false, tags: [...envelope.tags], envelope, indexed: false, summary: null }
     },
   }
 }

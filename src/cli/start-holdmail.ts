@@ -11,7 +11,8 @@ import { createSpamChecker } from '../mail/spam-checker.js'
 import { createSmtpListener, loadTlsMaterial, sharedListenerOptions, type SmtpListener } from '../smtp/index.js'
 import { createMessageStore, type Envelope, type MessageStore } from '../store/index.js'
 import { serveRequests, spawnThread, type Thread } from '../threads/index.js'
-import type { HttpThreadData, HttpThreadEvent, HttpThreadNotice } from './http-thread.js'
+import { envelopeTags } from '../mail/tags.js'
+import type { HttpThreadData, HttpThreadEvent, HttpThreadNotice, HttpThreadRequest } from './http-thread.js'
 
 const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
 const PRUNE_INTERVAL_MS = 60_000
@@ -86,7 +87,8 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
   const toHttp = (event: HttpThreadEvent): void => http?.post({ kind: 'event', body: event })
   const auth = { enabled: config.authChecks, dnsServer: config.dnsServer, trustedRelays: config.trustedRelays }
   const onIndexed = (ids: string[]): void => {
-    if (httpListeners > 0) toHttp({ type: 'indexed', ids })
+    // The HTTP thread also needs them for the webhook (--webhook-url).
+    if (httpListeners > 0 || config.webhookUrl) toHttp({ type: 'indexed', ids })
   }
   const onError = (err: unknown, id: string): void => logger.warn({ err, id }, 'analysis failed')
   // Indexing runs in a thread of its own; analysers passed in as functions (tests) cannot cross
@@ -121,6 +123,8 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       const tags = [
         ...(opts.tagsFor?.(env) ?? []),
         ...tagsForRoutes(routes, { mailFrom: env.mailFrom, rcptTo: env.rcptTo.map((r) => r.address), clientIp: env.clientIp, helo: env.helo }),
+        // Mailpit's --tags-plus-addresses and --tags-username (the X-Tags header is read by the indexer).
+        ...envelopeTags(env, { plusAddresses: config.tagsPlusAddresses, username: config.tagsUsername }),
       ]
       return [...new Set([...(config.listenerTag ? [config.listenerTag] : []), ...tags])]
     }
@@ -159,6 +163,15 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       listeners.push(listener)
     }
 
+    // Ready (the listeners' part; the HTTP thread asks the writer about the store itself): every
+    // configured listener bound and not stopping.
+    const ready = async (): Promise<{ ok: boolean; reason?: string }> => {
+      if (stopping) return { ok: false, reason: 'stopping' }
+      const unbound = (['smtp', 'smtps', 'lmtp'] as const).filter((k) => config[k] && !bound[k])
+      if (unbound.length) return { ok: false, reason: `listener ${unbound.join(', ')} not bound` }
+      return { ok: true }
+    }
+
     // A client that got its 250 and then reads the API (a developer's test with a Mailpit client)
     // must see the subject, addresses and search hits of that message, as Mailpit gives them: the
     // 250 comes before parsing here, so an API request first lets the indexer catch up with what
@@ -193,7 +206,21 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     http = httpThread
     cleanups.push(() => httpThread.close())
     serveRequests(async (body) => {
-      if ((body as { op?: string }).op === 'settle') return settle()
+      const req = body as HttpThreadRequest
+      switch (req.op) {
+        case 'settle':
+          return settle()
+        case 'stored':
+          // A message the HTTP thread stored (POST /api/v1/send): index it now, not at the next poll.
+          indexer.notify()
+          return
+        case 'tagsFor':
+          return tagsFor(req.envelope)
+        case 'chaos':
+          return req.set ? shared.chaos.set(req.set) : shared.chaos.get()
+        case 'ready':
+          return ready()
+      }
       throw new Error('unknown request')
     }, httpThread.worker)
     let httpAddr: AddressInfo

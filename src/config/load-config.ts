@@ -46,6 +46,10 @@ export interface Config {
   compression: number
   /** SpamAssassin's spamd to score stored messages with; null: not scored. */
   spamd: ListenAddress | null
+  /** Where each stored message's summary is posted ('' = no webhook). */
+  webhookUrl: string
+  tagsPlusAddresses: boolean
+  tagsUsername: boolean
 }
 
 /**
@@ -56,6 +60,14 @@ export interface Config {
  * data/ keeps DESIGN.md's `data/holdmail.db` contract and the clone as the one place to look.
  */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(value).protocol)
+  } catch {
+    return false
+  }
+}
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 
@@ -152,6 +164,10 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     throw new AppError('BAD_CONFIG', '--max-data-memory must be at least --max-message-size (or 0 for no budget)')
   }
   if (maxRecipients < 1) throw new AppError('BAD_CONFIG', '--max-recipients must be at least 1')
+  const webhookUrl = get('webhook-url')
+  if (webhookUrl && !isHttpUrl(webhookUrl)) {
+    throw new AppError('BAD_CONFIG', `--webhook-url: expected an http:// or https:// URL, got "${webhookUrl}"`)
+  }
 
   return Object.freeze({
     smtp: parseAddress('smtp', get('smtp')),
@@ -191,6 +207,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       .filter((h) => h !== ''),
     compression: parseCompression(get('compression')),
     spamd: optionalAddress('spamd'),
+    webhookUrl,
+    tagsPlusAddresses: boolSwitch('tags-plus-addresses'),
+    tagsUsername: boolSwitch('tags-username'),
   })
 }
 

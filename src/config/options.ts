@@ -46,6 +46,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt('http-allowed-hosts', 'name,...', '', 'Host names the UI and API answer besides loopback names (DNS-rebinding guard; not checked with --http-auth/--http-token)'),
   opt('compression', '0..3', '1', 'zstd compression of stored raw messages: 0 off, 1 fastest, 2 more, 3 smallest; reads are transparent and existing rows stay as stored'),
   opt('spamd', 'host:port', '', "SpamAssassin's spamd: each stored message is scored after commit (score:, is:spam, /sa-check); off unless given"),
+  opt('webhook-url', 'url', '', "POST Mailpit's message summary JSON here for each stored message (the one outbound connection holdmail makes)"),
+  opt('tags-plus-addresses', null, 'false', 'tag messages with the +tag of plus-addressed recipients (user+tag@example.com)'),
+  opt('tags-username', null, 'false', 'tag messages with the SMTP AUTH user name'),
 ]
 
 export function helpText(): string {

@@ -1,12 +1,19 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
+import fastifyWebsocket from '@fastify/websocket'
 import { timingSafeEqual } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppError } from '../errors.js'
 import type { HttpDeps } from './deps.js'
 import { analysisRoutes } from './routes/analysis.js'
+import { chaosRoutes } from './routes/chaos.js'
+import { healthRoutes } from './routes/health.js'
+import { sendRoutes } from './routes/send.js'
+import { thumbRoutes } from './routes/thumb.js'
+import { webuiRoutes } from './routes/webui.js'
+import { websocketRoutes } from './routes/websocket.js'
 import { exportRoutes } from './routes/export.js'
 import { infoRoutes } from './routes/info.js'
 import { metricsRoutes } from './routes/metrics.js'
@@ -78,10 +85,19 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
 
   // Before authentication: a rebinding page or a foreign site gets 403 whatever it sends.
   registerSecurity(app, deps.config)
+  // A websocket handshake answered with anything but 101 (refused, not found, unauthorised) ends its
+  // connection: @fastify/websocket destroys that socket after the answer, so a client must not
+  // keep it alive and send its next request there.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.headers.upgrade !== undefined) reply.header('connection', 'close')
+    return payload
+  })
 
   const { httpAuth, httpToken } = deps.config
   if (httpAuth || httpToken) {
     app.addHook('onRequest', async (req) => {
+      // Probes (a container orchestrator) carry no credentials and learn nothing but "ok".
+      if (req.url === '/livez' || req.url === '/readyz') return
       const header = req.headers.authorization ?? ''
       if (httpToken && header.startsWith('Bearer ') && safeEqual(header.slice(7), httpToken)) return
       if (httpAuth && header.startsWith('Basic ')) {
@@ -99,7 +115,7 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
   if (settle) {
     app.addHook('preHandler', async (req) => {
       const path = req.url.split('?')[0]!
-      if ((path.startsWith('/api/') || path.startsWith('/view/')) && path !== '/api/v1/events' && path !== '/api/v1/openapi.json') {
+      if ((path.startsWith('/api/') || path.startsWith('/view/')) && path !== '/api/v1/events' && path !== '/api/events' && path !== '/api/v1/openapi.json') {
         await settle()
       }
     })
@@ -120,7 +136,9 @@ export async function buildHttpApp(deps: HttpDeps, limits: HttpLimits = DEFAULT_
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
 
-  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, metricsRoutes, spamRoutes]) {
+  // Mailpit's websocket stream; clients send nothing but pings, so frames from them stay small.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } })
+  for (const routes of [infoRoutes, messagesRoutes, messageRoutes, tagsRoutes, viewRoutes, exportRoutes, analysisRoutes, metricsRoutes, spamRoutes, sendRoutes, webuiRoutes, chaosRoutes, healthRoutes, websocketRoutes, thumbRoutes]) {
     await app.register(async (scope) => routes(scope, deps))
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

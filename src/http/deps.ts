@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import type { MessageSummary, Page, RawMessage, StoredMessage, Selection, StoreStats, Backscatter, ListQuery } from '../store/index.js'
+import type { MessageSummary, Page, RawMessage, StoredMessage, Selection, StoreStats, Backscatter, ListQuery, Envelope } from '../store/index.js'
 import type { MessageDetail } from '../mail/index.js'
 import type { EventHub } from './events.js'
 
@@ -35,6 +35,8 @@ export interface HttpStore {
   deleteTag(tag: string): Promise<void>
   /** Whether writes work, and why not (the database file deleted under the running process). */
   health(): Promise<{ writable: boolean; problem: string }>
+  /** Stores a message (POST /api/v1/send) through the writer; resolves once committed. */
+  insert(raw: Buffer, envelope: Envelope): Promise<StoredMessage>
 }
 
 /** A decoded part of a parsed message. */
@@ -70,4 +72,28 @@ export interface HttpDeps {
   readersBusy?: () => number
   /** Waits (bounded) until messages committed before the call are indexed; API reads call it first. */
   settle?: () => Promise<void>
+  /** Tells the SMTP thread a message was stored here (so the indexer takes it now, and the tags of its envelope are derived there). */
+  stored?: (message: StoredMessage) => Promise<void>
+  /** Tags the SMTP thread would give this envelope (listener tag, --routes, plus-addresses, AUTH user). */
+  tagsFor?: (envelope: Envelope) => Promise<string[]>
+  /** Mailpit's chaos triggers, kept by the SMTP thread; absent when chaos cannot be reached. */
+  chaos?: {
+    enabled: boolean
+    get(): Promise<ChaosTriggersJson>
+    set(triggers: Partial<ChaosTriggersJson>): Promise<ChaosTriggersJson>
+  }
+  /** A small JPEG of an image attachment, or null when it is not an image that can be decoded. */
+  thumbnail?: (content: Buffer) => Promise<Buffer | null>
+  /** Whether every listener is bound and holdmail is not stopping (GET /readyz also asks store.health()). */
+  ready?: () => Promise<{ ok: boolean; reason?: string }>
+}
+
+export interface ChaosTriggerJson {
+  ErrorCode: number
+  Probability: number
+}
+export interface ChaosTriggersJson {
+  Sender: ChaosTriggerJson
+  Recipient: ChaosTriggerJson
+  Authentication: ChaosTriggerJson
 }

@@ -4,8 +4,10 @@ import { EventEmitter } from 'node:events'
 export type StoreEvent =
   | { type: 'new'; message: Record<string, unknown> }
   | { type: 'indexed'; ids: string[] }
-  | { type: 'update' }
-  | { type: 'delete' }
+  /** `ids` and `read` when the change was a read flag on known messages (Mailpit's websocket "update"). */
+  | { type: 'update'; ids?: string[]; read?: boolean }
+  /** `ids` when the deleted messages are known by ID (Mailpit's websocket "delete"). */
+  | { type: 'delete'; ids?: string[] }
 
 export interface EventHub {
   emit(event: StoreEvent): void

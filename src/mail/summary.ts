@@ -2,6 +2,7 @@ import { simpleParser, type AddressObject, type Attachment, type ParsedMail } fr
 import type { Address, Envelope, MessageSummary } from '../store/index.js'
 import { readHeaders } from './headers.js'
 import { htmlToText, MAX_HTML_TO_TEXT_CHARS } from './html-text.js'
+import { tagsFromXTags } from './tags.js'
 
 const SNIPPET_CHARS = 250
 // Text beyond this is left out of the full-text index: spam bodies can be megabytes of filler.
@@ -125,9 +126,12 @@ export async function summarize(raw: Buffer, envelope: Envelope): Promise<Messag
     kind: 'message',
     auth: null,
     analysis: null,
-    tags: [],
+    // Mailpit's X-Tags header; the indexer links these tags when it saves the summary.
+    tags: tagsFromXTags(headerValues(parsed.headers.get('x-tags'))),
   }
 }
+
+const headerValues = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [])
 
 /** A summary with nothing in it: the base of the fallbacks below and of a message nothing could index. */
 export function emptySummary(parseError: string | null): MessageSummary {
@@ -161,5 +165,6 @@ function fallbackSummary(raw: Buffer, envelope: Envelope, error: string): Messag
     from: first('from') ? { Name: '', Address: first('from') } : null,
     bcc: uniqueAddresses([envelope.rcptTo.map((r) => ({ Name: '', Address: r.address }))]),
     messageId: first('message-id').replace(/^<|>$/g, ''),
+    tags: tagsFromXTags(headers.filter((h) => h.name.toLowerCase() === 'x-tags').map((h) => h.value)),
   }
 }

@@ -1,3 +1,4 @@
+import { Jimp } from 'jimp'
 import { MailpitClient } from 'mailpit-api'
 import nodemailer from 'nodemailer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -49,6 +50,7 @@ describe('mailpit-api client', () => {
     const blob = await mailpit.getMessageAttachment(news[0]!.ID, full.Attachments[0]!.PartID)
     expect(await blob.text()).toBe('a,b\n1,2\n')
     expect(await mailpit.renderMessageHTML(news[0]!.ID)).toContain('<h1>News</h1>')
+    expect((await mailpit.renderMessageText(welcome.ID)).trim()).toBe('Welcome aboard')
   })
 
   it('searches with Mailpit syntax and waits for a message', async () => {
@@ -58,6 +60,8 @@ describe('mailpit-api client', () => {
     expect((await mailpit.searchMessages({ query: 'welcome' })).messages.map((m) => m.Subject)).toEqual(['Welcome Bob'])
     const waited = await mailpit.waitForMessage({ query: 'subject:Newsletter' }, { timeout: 2000, interval: 50 })
     expect(waited.Subject).toBe('Newsletter 42')
+    const all = await mailpit.waitForMessages({ query: 'from:alice', count: 2, exact: true }, { timeout: 2000, interval: 50 })
+    expect(all.messages.map((m) => m.Subject)).toEqual(['Receipt', 'Welcome Bob'])
   })
 
   it('marks read, tags, and deletes', async () => {
@@ -82,6 +86,94 @@ describe('mailpit-api client', () => {
     expect((await mailpit.listMessages()).messages.map((m) => m.ID)).toEqual([ids[2]])
     await mailpit.deleteMessages()
     expect((await mailpit.getInfo()).Messages).toBe(0)
+  })
+
+  it('stores a message sent through the API (never delivered) and returns its ID', async () => {
+    const png = await new Jimp({ width: 40, height: 30, color: 0x3366ccff }).getBuffer('image/png')
+    const { ID } = await mailpit.sendMessage({
+      From: { Email: 'app@dev.example', Name: 'The App' },
+      To: [{ Email: 'user+signup@example.test', Name: 'User' }],
+      Cc: [{ Email: 'cc@example.test' }],
+      Bcc: ['hidden@example.test'],
+      ReplyTo: [{ Email: 'support@dev.example' }],
+      Subject: 'Confirm your address',
+      Text: 'Click the link to confirm',
+      HTML: '<p>Click <a href="https://dev.example/c">here</a></p><img src="cid:logo">',
+      Attachments: [
+        { Content: Buffer.from('id,name\n1,x\n').toString('base64'), Filename: 'list.csv', ContentType: 'text/csv' },
+        { Content: png.toString('base64'), Filename: 'logo.png', ContentType: 'image/png', ContentID: 'logo' },
+      ],
+      Headers: { 'X-Campaign': 'signup' },
+      Tags: ['api-test'],
+    })
+    expect(ID).toMatch(/\S/)
+    const m = await mailpit.getMessageSummary(ID)
+    expect(m.Subject).toBe('Confirm your address')
+    expect(m.From).toEqual({ Name: 'The App', Address: 'app@dev.example' })
+    expect(m.To).toEqual([{ Name: 'User', Address: 'user+signup@example.test' }])
+    expect(m.Cc).toEqual([{ Name: '', Address: 'cc@example.test' }])
+    expect(m.Bcc.map((a) => a.Address)).toEqual(['hidden@example.test'])
+    expect(m.ReplyTo).toEqual([{ Name: '', Address: 'support@dev.example' }])
+    expect(m.Text.trim()).toBe('Click the link to confirm')
+    expect(m.HTML).toContain('cid:logo')
+    expect(m.Tags).toEqual(['api-test'])
+    expect(m.Attachments.map((a) => a.FileName)).toEqual(['list.csv'])
+    expect(m.Inline.map((a) => [a.FileName, a.ContentID])).toEqual([['logo.png', 'logo']])
+    const csv = await mailpit.getMessageAttachment(ID, m.Attachments[0]!.PartID)
+    expect(await csv.text()).toBe('id,name\n1,x\n')
+    // a thumbnail of the image, a 404 JSON error for a part that is not one
+    const thumb = await mailpit.getAttachmentThumbnail(ID, m.Inline[0]!.PartID)
+    expect(thumb.type).toBe('image/jpeg')
+    expect(Buffer.from(await thumb.arrayBuffer()).subarray(0, 3).toString('hex')).toBe('ffd8ff')
+    await expect(mailpit.getAttachmentThumbnail(ID, m.Attachments[0]!.PartID)).rejects.toThrow(/404 .*not an image/)
+    expect((await mailpit.getMessageHeaders(ID))['X-Campaign']).toEqual(['signup'])
+    const source = await mailpit.getMessageSource(ID)
+    expect(source).not.toMatch(/^Bcc:/im) // blind copies are in the envelope only
+    const env = (await app.api<{ Envelope: { Listener: string; MailFrom: string; RcptTo: string[] } }>(`/api/v1/message/${ID}`)).body.Envelope
+    expect(env.Listener).toBe('api')
+    expect(env.MailFrom).toBe('app@dev.example')
+    expect(env.RcptTo).toEqual(['user+signup@example.test', 'cc@example.test', 'hidden@example.test'])
+
+    // no recipients, or a header that would replace a field: a 400 that says why
+    const none = await app.api<{ error: { message: string } }>('/api/v1/send', { method: 'POST', body: { From: { Email: 'a@b.example' }, Subject: 'x' } })
+    expect(none.status).toBe(400)
+    expect(none.body.error.message).toContain('recipients')
+    const bad = await app.api<{ error: { message: string } }>('/api/v1/send', { method: 'POST', body: { From: { Email: 'a@b.example' }, To: [{ Email: 'c@d.example' }], Headers: { Subject: 'x' } } })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.message).toContain('Subject')
+    await mailpit.deleteMessages({ IDs: [ID] })
+  })
+
+  it("answers Mailpit's configuration, probes, 404 JSON for the checks holdmail does not have, and the SpamAssassin check", async () => {
+    const cfg = await mailpit.getConfiguration()
+    expect(cfg.MessageRelay.Enabled).toBe(false)
+    expect(cfg.SpamAssassin).toBe(false)
+    expect(cfg.ChaosEnabled).toBe(false)
+    const live = await fetch(`${app.baseUrl}/livez`)
+    expect([live.status, await live.text()]).toEqual([200, 'ok'])
+    const ready = await fetch(`${app.baseUrl}/readyz`)
+    expect([ready.status, await ready.text()]).toEqual([200, 'ok'])
+    const { ID: checked } = await mailpit.sendMessage({ From: { Email: 'a@b.example' }, To: [{ Email: 'c@d.example' }], Subject: 'checks', HTML: '<p>hi</p>' })
+    await expect(mailpit.htmlCheck(checked)).rejects.toThrow(/404 .*"code":"NOT_FOUND".*not part of holdmail/)
+    await expect(mailpit.linkCheck(checked)).rejects.toThrow(/404 .*"code":"NOT_FOUND".*not part of holdmail/)
+    // SpamAssassin's check (with --spamd) answers Mailpit's shape; without it, its Error says so
+    expect((await mailpit.spamAssassinCheck(checked)).Error).toContain('SpamAssassin is not enabled')
+    await mailpit.deleteMessages({ IDs: [checked] })
+    // a PNG whose header claims 50 000 x 50 000 pixels is refused before it is decoded
+    const ihdr = Buffer.alloc(13)
+    ihdr.writeUInt32BE(50_000, 0)
+    ihdr.writeUInt32BE(50_000, 4)
+    ihdr.set([8, 6, 0, 0, 0], 8)
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(13)
+    const bomb = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), len, Buffer.from('IHDR'), ihdr, Buffer.alloc(4)])
+    const { ID } = await mailpit.sendMessage({ From: { Email: 'a@b.example' }, To: [{ Email: 'c@d.example' }], Attachments: [{ Content: bomb.toString('base64'), Filename: 'big.png', ContentType: 'image/png' }] })
+    const part = (await mailpit.getMessageSummary(ID)).Attachments[0]!.PartID
+    await expect(mailpit.getAttachmentThumbnail(ID, part)).rejects.toThrow(/404 .*NOT_FOUND.*not an image holdmail can decode/)
+    await mailpit.deleteMessages({ IDs: [ID] })
+    // chaos is off without --enable-chaos
+    await expect(mailpit.getChaosTriggers()).rejects.toThrow(/400 .*--enable-chaos/)
+    await expect(mailpit.setChaosTriggers({ Sender: { ErrorCode: 451, Probability: 100 } })).rejects.toThrow(/400 .*--enable-chaos/)
   })
 
   it('gives JSON errors a person can act on', async () => {

@@ -51,7 +51,7 @@ export async function messageRoutes(app: FastifyInstance, deps: HttpDeps): Promi
       const markRead = !m.read && isOwnRequest(req.headers)
       if (markRead) {
         await store.setRead({ ids: [m.id] }, true)
-        deps.events.emit({ type: 'update' })
+        deps.events.emit({ type: 'update', ids: [m.id], read: true })
       }
       // Not indexed yet (a burst, or the indexer still busy after the request's bounded wait): the
       // message is parsed for this answer, without analysis, and Indexed says false.

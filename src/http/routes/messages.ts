@@ -77,7 +77,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
       const body = req.body ?? {}
       const selection: Selection = body.IDs?.length ? { ids: body.IDs } : body.Search ? { search: body.Search } : { all: true }
       const changed = await store.setRead(selection, body.Read === true)
-      if (changed) deps.events.emit({ type: 'update' })
+      if (changed) deps.events.emit('ids' in selection ? { type: 'update', ids: selection.ids, read: body.Read === true } : { type: 'update' })
       return reply.type('text/plain; charset=utf-8').send('ok')
     },
   )
@@ -95,7 +95,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     async (req, reply) => {
       const ids = req.body?.IDs
       const removed = await store.delete(ids && ids.length ? { ids } : { all: true })
-      if (removed) deps.events.emit({ type: 'delete' })
+      if (removed) deps.events.emit(ids && ids.length ? { type: 'delete', ids } : { type: 'delete' })
       return reply.type('text/plain; charset=utf-8').send('ok')
     },
   )
