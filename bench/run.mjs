@@ -588,6 +588,7 @@ async function benchApi() {
   const hm = await startHoldmail('api', dbPath, ['--dns-server', `${dns.host}:${dns.port}`])
   try {
     const q = encodeURIComponent
+    /** @type {[string, (i: number) => string, number][]} */
     const cases = [
       ['list: GET /messages (first page)', () => '/api/v1/messages', 50],
       [`search from:${sender}`, () => `/api/v1/search?query=${q('from:' + sender)}`, 200],

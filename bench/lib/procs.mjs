@@ -56,7 +56,7 @@ export function spawnServer(name, args, ready, { nodeFlags = [], env = process.e
         resolve()
       }
     })
-    exited.then(({ code, signal }) => {
+    void exited.then(({ code, signal }) => {
       clearTimeout(timer)
       reject(new Error(`${name} exited (${code ?? signal}) before it was ready; stderr: ${stderr}`))
     })

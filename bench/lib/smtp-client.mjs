@@ -46,7 +46,7 @@ class ReplyReader {
 
   next() {
     if (this.replies.length) return Promise.resolve(this.replies.shift())
-    if (this.error) return Promise.reject(this.error)
+    if (this.error) return Promise.reject(this.error instanceof Error ? this.error : new Error(String(this.error)))
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }))
   }
 }

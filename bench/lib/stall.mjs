@@ -35,7 +35,7 @@ async function probeOnce(port, body) {
   let buf = ''
   let current = ''
   socket.setEncoding('latin1')
-  socket.on('data', (d) => {
+  socket.on('data', (/** @type {string} */ d) => {
     buf += d
     for (let i; (i = buf.indexOf('\r\n')) !== -1; ) {
       const line = buf.slice(0, i)
@@ -97,7 +97,7 @@ async function sendRaw(port, raw) {
 
 async function timed(what, fn, out) {
   const t0 = performance.now()
-  let status = 'ok'
+  let status
   try {
     status = await fn()
   } catch (err) {

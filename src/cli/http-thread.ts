@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { pino } from 'pino'
 import type { Config } from '../config/index.js'
@@ -112,7 +111,7 @@ serveRequests(async (body) => {
   if (req.op !== 'listen') throw new Error(`unknown request ${String(req.op)}`)
   const app = await ready
   await app.listen({ host: config.http.host, port: config.http.port })
-  return app.server.address() as AddressInfo
+  return app.server.address()
 })
 
 onCloseRequest(async () => {

@@ -88,7 +88,7 @@ describe('a client that half-closes the connection', () => {
     expect(await c.reply()).toMatch(/^354 /)
     c.socket.end(`${BODY}.${CRLF}QUIT${CRLF}`)
     await c.ended
-    const queued = expect.stringMatching(/^250 2\.0\.0 Ok: queued as /)
+    const queued: unknown = expect.stringMatching(/^250 2\.0\.0 Ok: queued as /)
     expect(c.lines).toEqual([queued, queued, '221 2.0.0 Bye'])
     expect(stored).toHaveLength(1)
     expect(c.lines[0]).toBe(`250 2.0.0 Ok: queued as ${stored[0]!.id}`)
