@@ -1,5 +1,5 @@
 import type { DetailPart, HttpStore, MessageParser, ParsedMessage } from '../http/index.js'
-import { newMessageId, storeHealth, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
+import { newMessageId, storeHealth, userWrites, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
 import type { ReadPool } from './read-pool.js'
 
 // The HTTP thread's view of the store. Point reads (one message, its bytes, counts, tags, the
@@ -65,12 +65,7 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
     dbSizeBytes: async () => reader.dbSizeBytes(),
     iterate: (search) => pages<{ message: StoredMessage; raw: Buffer }>(search, true),
     iterateRaw: (search) => pages<RawMessage>(search, false),
-    setRead: (selection, read) => write({ op: 'setRead', selection, read }),
-    delete: (selection) => write({ op: 'delete', selection }),
-    setTags: async (ids, tags) => void (await write({ op: 'setTags', ids, tags })),
-    addTags: async (ids, tags) => void (await write({ op: 'addTags', ids, tags })),
-    renameTag: async (from, to) => void (await write({ op: 'renameTag', from, to })),
-    deleteTag: async (tag) => void (await write({ op: 'deleteTag', tag })),
+    ...userWrites(write),
     async health() {
       try {
         return storeHealth(await write({ op: 'health' }))

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import type { MessageSummary, Page, RawMessage, StoredMessage, Selection, StoreStats, Backscatter, ListQuery, Envelope } from '../store/index.js'
+import type { UserWrites, MessageSummary, Page, RawMessage, StoredMessage, Selection, StoreStats, Backscatter, ListQuery, Envelope } from '../store/index.js'
 import type { MessageDetail } from '../mail/index.js'
 import type { EventHub } from './events.js'
 
@@ -9,7 +9,7 @@ import type { EventHub } from './events.js'
  * thread's read-only connection or in the reader pool (with a time budget), and writes go to the
  * writer thread and resolve once committed.
  */
-export interface HttpStore {
+export interface HttpStore extends UserWrites {
   readonly path: string
   get(id: string): Promise<StoredMessage | undefined>
   getRaw(id: string): Promise<Buffer | undefined>
@@ -27,12 +27,6 @@ export interface HttpStore {
   /** Matching messages oldest first, a page at a time from the reader pool. */
   iterate(search: string): AsyncGenerator<{ message: StoredMessage; raw: Buffer }>
   iterateRaw(search: string): AsyncGenerator<RawMessage>
-  setRead(selection: Selection, read: boolean): Promise<number>
-  delete(selection: Selection): Promise<number>
-  setTags(ids: string[], tags: string[]): Promise<void>
-  addTags(ids: string[], tags: string[]): Promise<void>
-  renameTag(from: string, to: string): Promise<void>
-  deleteTag(tag: string): Promise<void>
   /** Whether writes work, and why not (the database file deleted under the running process). */
   health(): Promise<{ writable: boolean; problem: string }>
   /** Stores a message (POST /api/v1/send) through the writer; resolves once committed. */

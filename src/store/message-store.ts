@@ -5,6 +5,7 @@ import { createIndexQueue, type IndexQueue } from './index-queue.js'
 import { createReader, type Reader } from './reader.js'
 import { createReports, type Reports } from './reports.js'
 import { createInProcessWriter, createThreadWriter, type Writer } from './writer.js'
+import { userWrites, type UserWrites } from './write-ops.js'
 import type { AuthItem, SummaryItem } from './writes.js'
 import type { Envelope, Selection, StoredMessage } from './types.js'
 
@@ -14,7 +15,7 @@ import type { Envelope, Selection, StoredMessage } from './types.js'
  * commands; tools and tests use the rest. Every write goes through the writer and resolves once
  * committed.
  */
-export interface MessageStore extends Reader, IndexQueue, Reports {
+export interface MessageStore extends Reader, IndexQueue, Reports, UserWrites {
   readonly path: string
   readonly writer: Writer
   /**
@@ -25,12 +26,6 @@ export interface MessageStore extends Reader, IndexQueue, Reports {
   saveSummaries(items: SummaryItem[]): Promise<void>
   /** SPF/DKIM/DMARC/ARC results of messages whose summary is already saved. */
   saveAuth(items: AuthItem[]): Promise<void>
-  setRead(selection: Selection, read: boolean): Promise<number>
-  delete(selection: Selection): Promise<number>
-  setTags(ids: string[], tags: string[]): Promise<void>
-  addTags(ids: string[], tags: string[]): Promise<void>
-  renameTag(from: string, to: string): Promise<void>
-  deleteTag(tag: string): Promise<void>
   prune(opts: { maxMessages: number; maxAgeMs: number; now?: number }): Promise<number>
   /** Sends back to the indexer recent messages saved without their auth results; returns how many. */
   requeueMissingAuth(window: number): Promise<number>
@@ -60,12 +55,7 @@ export function createMessageStore(path: string, opts: { cacheKiB?: number; comp
     },
     saveSummaries: async (items) => void (await write({ op: 'summaries', items })),
     saveAuth: async (items) => void (await write({ op: 'auth', items })),
-    setRead: (selection, read) => write({ op: 'setRead', selection, read }),
-    delete: (selection) => write({ op: 'delete', selection }),
-    setTags: async (ids, tags) => void (await write({ op: 'setTags', ids, tags })),
-    addTags: async (ids, tags) => void (await write({ op: 'addTags', ids, tags })),
-    renameTag: async (from, to) => void (await write({ op: 'renameTag', from, to })),
-    deleteTag: async (tag) => void (await write({ op: 'deleteTag', tag })),
+    ...userWrites(write),
     prune: ({ maxMessages, maxAgeMs, now = Date.now() }) => write({ op: 'prune', maxMessages, maxAgeMs, now }),
     requeueMissingAuth: (window) => write({ op: 'requeueMissingAuth', window }),
     async close() {

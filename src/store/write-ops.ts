@@ -102,3 +102,24 @@ export async function runWrite(writes: Writes, w: WriteOp, opts: { deleteBatch?:
       return 0
   }
 }
+
+/** The writes the UI and API make (read flags, deletes, tags), as methods over a writer. */
+export interface UserWrites {
+  setRead(selection: Selection, read: boolean): Promise<number>
+  delete(selection: Selection): Promise<number>
+  setTags(ids: string[], tags: string[]): Promise<void>
+  addTags(ids: string[], tags: string[]): Promise<void>
+  renameTag(from: string, to: string): Promise<void>
+  deleteTag(tag: string): Promise<void>
+}
+
+export function userWrites(write: (op: WriteOp) => Promise<number>): UserWrites {
+  return {
+    setRead: (selection, read) => write({ op: 'setRead', selection, read }),
+    delete: (selection) => write({ op: 'delete', selection }),
+    setTags: async (ids, tags) => void (await write({ op: 'setTags', ids, tags })),
+    addTags: async (ids, tags) => void (await write({ op: 'addTags', ids, tags })),
+    renameTag: async (from, to) => void (await write({ op: 'renameTag', from, to })),
+    deleteTag: async (tag) => void (await write({ op: 'deleteTag', tag })),
+  }
+}
