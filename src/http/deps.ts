@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import type { UserWrites, MessageSummary, Page, RawMessage, StoredMessage, Selection, StoreStats, Backscatter, ListQuery, Envelope } from '../store/index.js'
+import type { UserWrites, MessageSummary, Page, RawMessage, StoredMessage, StoreStats, Backscatter, ListQuery, Envelope } from '../store/index.js'
 import type { MessageDetail } from '../mail/index.js'
 import type { EventHub } from './events.js'
 

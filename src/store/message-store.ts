@@ -7,7 +7,7 @@ import { createReports, type Reports } from './reports.js'
 import { createInProcessWriter, createThreadWriter, type Writer } from './writer.js'
 import { userWrites, type UserWrites } from './write-ops.js'
 import type { AuthItem, SummaryItem } from './writes.js'
-import type { Envelope, Selection, StoredMessage } from './types.js'
+import type { Envelope, StoredMessage } from './types.js'
 
 /**
  * The store as one process sees it: the writer (a thread for database files) plus reads on this
