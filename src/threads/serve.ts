@@ -24,7 +24,19 @@ export function serveRequests(handle: Handler, port: PortLike = parentPort!): vo
     const { reqId } = m
     const answer = (msg: WireMessage): void => {
       const t = msg.kind === 'res' && typeof msg.value === 'object' && msg.value !== null ? transfers.get(msg.value) : undefined
-      port.postMessage(msg, t ?? [])
+      try {
+        port.postMessage(msg, t ?? [])
+      } catch (err) {
+        // Some buffers cannot be moved (better-sqlite3 13 returns blobs in external memory): copy
+        // them instead; and a value that cannot be cloned at all becomes an error answer, never an
+        // exception that would end the thread.
+        try {
+          if (!t?.length) throw err
+          port.postMessage(msg)
+        } catch (cloneErr) {
+          port.postMessage({ kind: 'res', reqId, error: toWireError(cloneErr) } satisfies WireMessage)
+        }
+      }
     }
     let result: unknown
     try {
