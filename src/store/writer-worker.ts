@@ -77,7 +77,7 @@ const refusal = (): string => STORE_PROBLEMS[problem] ?? 'storage failed'
 // small file system the reserve is at most an eighth of it.
 const RESERVE_MAX_BYTES = 8 * 1024 * 1024
 // Messages per delete transaction once the disk is full.
-const FULL_DISK_DELETE_BATCH = 100
+const FULL_DISK_DELETE_BATCHES = [100, 10, 1]
 const reservePath = `${path}-reserve`
 function reserveBytes(): number {
   try {
@@ -114,14 +114,24 @@ async function write(op: WriteOp): Promise<number> {
   try {
     return await runWrite(writes, op)
   } catch (err) {
-    if (!isDiskFull(err) || !freesSpace(op) || !existsSync(reservePath)) throw err
+    if (!isDiskFull(err) || !freesSpace(op)) throw err
     rmSync(reservePath, { force: true })
     reserveKept = false
     try {
       // A checkpoint first, so that the WAL starts over in the room it already has; then small
-      // transactions, each followed by giving its pages back.
-      writes.checkpoint()
-      return await runWrite(writes, op, { deleteBatch: FULL_DISK_DELETE_BATCH })
+      // transactions, each followed by giving its pages back, smaller still while the disk stays
+      // full (a delete of one message needs only a few pages of WAL).
+      let last: unknown = err
+      for (const batch of FULL_DISK_DELETE_BATCHES) {
+        try {
+          writes.checkpoint()
+          return await runWrite(writes, op, { deleteBatch: batch })
+        } catch (retryErr) {
+          if (!isDiskFull(retryErr)) throw retryErr
+          last = retryErr
+        }
+      }
+      throw last
     } finally {
       reserveKept = keepReserve()
     }
