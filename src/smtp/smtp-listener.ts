@@ -4,7 +4,7 @@ import type { SMTPServerDataStream } from 'smtp-server'
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js'
 import { normalizeIp, type Cidr } from '../config/index.js'
 import { AppError } from '../errors.js'
-import type { Envelope, MessageStore, Recipient, StoredMessage } from '../store/index.js'
+import { LOW_DISK_SPACE, type Envelope, type MessageStore, type Recipient, type StoredMessage } from '../store/index.js'
 import { CaptureServer, MEMORY_FULL, type CaptureAddress, type CaptureSession, type RejectReason } from './capture-server.js'
 import { createSmtpLimits, type SmtpLimits } from './smtp-limits.js'
 import { createSmtpChaos, type ChaosStage, type ChaosTriggers, type SmtpChaos } from './smtp-chaos.js'
@@ -262,7 +262,10 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
             if (problem !== lastStoreProblem) log.error({ err, problem, cid: session.id }, 'store failed')
             else log.debug({ problem, cid: session.id }, 'store failed')
             lastStoreProblem = problem
-            callback(transientError('Error: local storage failure, try again later'))
+            // RFC 5321 §4.2.3 452 and RFC 3463 4.3.1 "mail system full" for the free-space rule.
+            if (problem === LOW_DISK_SPACE) {
+              callback(Object.assign(new Error(`${MEMORY_FULL} Error: insufficient system storage, try again later`), { responseCode: 452 }))
+            } else callback(transientError('Error: local storage failure, try again later'))
             return
           } finally {
             limits.releaseData(held)

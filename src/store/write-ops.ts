@@ -28,6 +28,8 @@ export const STORE_PROBLEMS: Readonly<Record<number, string>> = {
   1: 'database file was deleted or replaced; restart holdmail',
 }
 export const STORE_GONE = 1
+/** Why new mail is refused while the disk is nearly full (writer-worker.ts roomFor); SMTP answers 452 4.3.1. */
+export const LOW_DISK_SPACE = 'not enough free disk space for new mail'
 
 /** Whether the store can take writes, and why not, from a `health` answer. */
 export function storeHealth(code: number): { writable: boolean; problem: string } {
@@ -36,11 +38,16 @@ export function storeHealth(code: number): { writable: boolean; problem: string 
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
 
+/** SQLite's "database or disk is full". */
+export const isDiskFull = (err: unknown): boolean => (err as { code?: unknown }).code === 'SQLITE_FULL'
+
 /**
  * After each batch of a delete or prune, or once when it removed nothing (it may follow one that
  * ran out of space after removing messages): free pages back to the file system, then the file
  * shrinks at the checkpoint. Batch by batch, the WAL a delete needs on a full disk is that of one
- * batch, not of the whole delete. Yields between steps.
+ * batch, not of the whole delete. Yields between steps. On a full disk the vacuum (it moves pages
+ * through the WAL) can fail with SQLITE_FULL after its batch committed: the writer then frees its
+ * reserve and runs the write again, which finds the messages gone and only reclaims.
  */
 async function reclaim(writes: Writes): Promise<void> {
   await turn()
@@ -48,13 +55,23 @@ async function reclaim(writes: Writes): Promise<void> {
   writes.checkpoint()
 }
 
+/** Messages a delete or prune has removed so far, kept across the writer's retries on a full disk. */
+export interface WriteProgress {
+  removed: number
+}
+
 /**
  * Runs one write; resolves with its count where it has one (read flags set, messages deleted).
  * `deleteBatch` makes deletes and prune commit fewer messages at a time (on a full disk, where each
  * transaction must fit in what little room there is).
  */
-export async function runWrite(writes: Writes, w: WriteOp, opts: { deleteBatch?: number } = {}): Promise<number> {
+export async function runWrite(
+  writes: Writes,
+  w: WriteOp,
+  opts: { deleteBatch?: number; progress?: WriteProgress } = {},
+): Promise<number> {
   const limit = opts.deleteBatch
+  const progress = opts.progress ?? { removed: 0 }
   switch (w.op) {
     case 'summaries':
       writes.saveSummaries(w.items)
@@ -69,9 +86,12 @@ export async function runWrite(writes: Writes, w: WriteOp, opts: { deleteBatch?:
       return writes.setRead(w.selection, w.read)
     case 'delete': {
       let removed = 0
-      for (let n; (n = writes.deleteBatch(w.selection, limit)) > 0; await reclaim(writes)) removed += n
+      for (let n; (n = writes.deleteBatch(w.selection, limit)) > 0; await reclaim(writes)) {
+        removed += n
+        progress.removed += n
+      }
       if (removed === 0) await reclaim(writes)
-      return removed
+      return progress.removed
     }
     case 'setTags':
       writes.setTags(w.ids, w.tags)
@@ -91,9 +111,10 @@ export async function runWrite(writes: Writes, w: WriteOp, opts: { deleteBatch?:
         const n = writes.deleteBatch(sel, limit)
         if (n === 0) break
         removed += n
+        progress.removed += n
       }
       if (removed === 0) await reclaim(writes)
-      return removed
+      return progress.removed
     }
     case 'requeueMissingAuth':
       return writes.requeueMissingAuth(w.window)

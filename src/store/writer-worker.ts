@@ -5,8 +5,8 @@ import { AppError } from '../errors.js'
 import { onCloseRequest, serveRequests } from '../threads/index.js'
 import type { PortLike } from '../threads/wire.js'
 import { openDatabase } from './database.js'
-import { createWrites, type InsertRequest } from './writes.js'
-import { runWrite, STORE_GONE, STORE_PROBLEMS, type WriteOp } from './write-ops.js'
+import { createWrites, type InsertRequest, type InsertResult, type SummaryItem } from './writes.js'
+import { isDiskFull, LOW_DISK_SPACE, runWrite, STORE_GONE, STORE_PROBLEMS, type WriteOp, type WriteProgress } from './write-ops.js'
 
 // The writer thread: it owns the only connection that writes, so every fsync (synchronous=FULL)
 // blocks this thread, never an SMTP session or an HTTP request. Inserts that arrive while a commit
@@ -107,25 +107,52 @@ function keepReserve(): boolean {
     return false
   }
 }
-const isDiskFull = (err: unknown): boolean => (err as { code?: unknown }).code === 'SQLITE_FULL'
+/**
+ * Whether a write that adds `bytes` to the store leaves the room a full disk needs, as an MTA keeps
+ * a minimum of free space (Postfix's queue_minfree, Exim's check_spool_space): the bytes go to the
+ * WAL and again to the database file at the checkpoint, and beyond them as much as the reserve
+ * stays free. Without it holdmail's own mail and index would fill the disk to the last block, the
+ * checkpoints would fail first, and the WAL would come to hold more pages not yet in the database
+ * file than the reserve frees, so that no delete could run. Refused mail gets 452 4.3.1 and is
+ * retried by its sender; refused index writes are retried with the next message; deleting or
+ * pruning makes room again.
+ */
+function roomFor(bytes: number): boolean {
+  try {
+    const fs = statfsSync(dirname(path))
+    return fs.bavail * fs.bsize >= 2 * bytes + reserveBytes()
+  } catch {
+    return true // no answer from the file system: SQLite's own SQLITE_FULL is the last word
+  }
+}
+// What a summary adds: its text goes into two full-text indexes (words, and trigrams at about
+// three entries per character), beside the columns of the row.
+const summaryBytes = (items: readonly SummaryItem[]): number =>
+  items.reduce((n, i) => n + 4 * (i.summary.bodyText.length + i.summary.subject.length) + 4096, 0)
 const freesSpace = (op: WriteOp): boolean => op.op === 'delete' || op.op === 'prune'
 
 async function write(op: WriteOp): Promise<number> {
+  const progress: WriteProgress = { removed: 0 }
   try {
-    return await runWrite(writes, op)
+    return await runWrite(writes, op, { progress })
   } catch (err) {
     if (!isDiskFull(err) || !freesSpace(op)) throw err
     rmSync(reservePath, { force: true })
     reserveKept = false
     try {
-      // A checkpoint first, so that the WAL starts over in the room it already has; then small
-      // transactions, each followed by giving its pages back, smaller still while the disk stays
-      // full (a delete of one message needs only a few pages of WAL).
+      // A checkpoint first, so that the WAL starts over in the room it already has (the insert
+      // rule in flush keeps what it must copy into the database file smaller than the reserve);
+      // then small transactions, each followed by giving its pages back, smaller still while the
+      // disk stays full (a delete of one message needs only a few pages of WAL).
       let last: unknown = err
       for (const batch of FULL_DISK_DELETE_BATCHES) {
         try {
           writes.checkpoint()
-          return await runWrite(writes, op, { deleteBatch: batch })
+        } catch (ckptErr) {
+          if (!isDiskFull(ckptErr)) throw ckptErr
+        }
+        try {
+          return await runWrite(writes, op, { deleteBatch: batch, progress })
         } catch (retryErr) {
           if (!isDiskFull(retryErr)) throw retryErr
           last = retryErr
@@ -152,8 +179,13 @@ function flush(): void {
   if (batch.length === 0 || closed) return
   // Committed to files nobody will open again is not committed: the senders get 451 and retry
   // after the restart.
-  const committed = checkFiles() ? writes.insertBatch(batch.map((b) => b.req)) : null
-  const results = committed && checkFiles() ? committed : batch.map(() => ({ error: refusal() }))
+  let results: InsertResult[]
+  if (!checkFiles()) results = batch.map(() => ({ error: refusal() }))
+  else if (!roomFor(batch.reduce((n, b) => n + b.req.raw.length, 0))) results = batch.map(() => ({ error: LOW_DISK_SPACE }))
+  else {
+    const committed = writes.insertBatch(batch.map((b) => b.req))
+    results = checkFiles() ? committed : batch.map(() => ({ error: refusal() }))
+  }
   // One reply per port that had inserts in this batch.
   const byPort = new Map<PortLike, InsertedMessage['results']>()
   batch.forEach((b, i) => {
@@ -187,6 +219,7 @@ function listen(p: PortLike): void {
     if (op.op === 'health') return checkFiles() ? 0 : problem
     flush()
     if (!checkFiles()) throw new AppError('STORE_FAILED', refusal())
+    if (op.op === 'summaries' && !roomFor(summaryBytes(op.items))) throw new AppError('STORE_FAILED', LOW_DISK_SPACE)
     return write(op)
   }, p)
 }

@@ -1,16 +1,18 @@
 // Issue 10 item 10: a full disk. holdmail runs on a small tmpfs made for this test; mail is sent
-// until SMTP answers 451. Then DELETE /api/v1/messages must work (the UI's way to free space), the
+// until SMTP refuses it with 452 4.3.1 (holdmail keeps room for a delete, as an MTA keeps a minimum
+// of free space), then another file takes the last free blocks, as another program on the same
+// disk would. DELETE /api/v1/messages must work on that full disk (the UI's way to free space), the
 // database file must give the space back (incremental vacuum), and new mail must get its 250.
 // Mounting needs root (or CAP_SYS_ADMIN); elsewhere the test is skipped with a message.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawSend, startTestApp, type TestApp } from '../helpers/test-app.js'
 
-const FS_SIZE = '32m'
+const FS_SIZE = '64m'
 const MESSAGE_LINES = 8000 // about 600 KiB a message
 const MAX_MESSAGES = 200 // far more than fit: the loop ends with the first 451
 
@@ -35,12 +37,6 @@ describe('disk full', () => {
 
   it('deletes on a full disk, gives the space back, and takes new mail again', { timeout: 180_000 }, async (ctx) => {
     if (!mounted) return ctx.skip(`cannot mount a ${FS_SIZE} tmpfs (${why}); run as root to test a full disk`)
-    // Known gap: on Node 22+ (better-sqlite3 13, a newer SQLite) the delete on a full disk still
-    // fails now and then (about one run in four); it passes every time on Node 20. Skipped there
-    // until that is understood, rather than left to fail at random.
-    if (Number(process.versions.node.split('.')[0]) >= 22) {
-      return ctx.skip('delete on a full disk is not yet reliable with better-sqlite3 13 (Node 22+): known gap, see the closing note of issue 10')
-    }
     const db = join(dir, 'holdmail.db')
     app = await startTestApp(['--db', db, '--compression', '0']) // fill the disk with bytes as sent, not compressed
     // Each line differs, so that nothing compresses or repeats.
@@ -56,10 +52,24 @@ describe('disk full', () => {
       if (!last.startsWith('250')) break
       stored++
     }
-    expect(last).toMatch(/^451 4\.3\.0 /)
+    expect(last).toMatch(/^452 4\.3\.1 /)
     expect(stored).toBeGreaterThan(5)
     await app.running.indexer.idle()
     const fullSize = statSync(db).size
+
+    // Another file takes what is left, to the last block.
+    const filler = openSync(join(dir, 'filler'), 'w')
+    const chunk = Buffer.alloc(64 * 1024, 1)
+    let fillerBytes = 0
+    try {
+      for (;;) fillerBytes += writeSync(filler, chunk)
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC')
+    } finally {
+      closeSync(filler)
+    }
+    expect(fillerBytes).toBeGreaterThan(0)
+    expect(await send(999)).toMatch(/^4\d\d /) // nothing fits now
 
     const del = await app.api('/api/v1/messages', { method: 'DELETE', body: { IDs: [] } })
     expect(del.status, JSON.stringify(del.body)).toBe(200)
