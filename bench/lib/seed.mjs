@@ -59,6 +59,34 @@ export function seedPlan(seed = 42) {
   return { vocab: vocabulary(rnd, 3000), senders: senders(rnd, 5000) }
 }
 
+// Vocabulary words a seeded message holds: 3-7 in the subject, 20-149 in the body (see seedDatabase).
+const WORDS_PER_MESSAGE = 5 + 85
+
+/**
+ * 3-letter fragments for substring searches: each occurs inside some vocabulary word (offset 1 or
+ * more), begins no vocabulary word and appears in no sender, name or recipient, so only a substring
+ * match finds it (a word-prefix match finds nothing). `share` is the expected fraction of messages
+ * holding it, from the words' Zipf pick probabilities. Most frequent first; deterministic.
+ */
+export function substringFragments(plan = seedPlan()) {
+  const n = plan.vocab.length
+  // zipf() returns i for r in [log(i+1)/log(n), log(i+2)/log(n)), r uniform in [0, 1): never n - 1
+  const pick = (i) => (i >= n - 1 ? 0 : Math.log((i + 2) / (i + 1)) / Math.log(n))
+  const weight = new Map()
+  const starts = new Set()
+  plan.vocab.forEach((word, i) => {
+    starts.add(word.slice(0, 3))
+    const inside = new Set()
+    for (let k = 1; k + 3 <= word.length; k++) inside.add(word.slice(k, k + 3))
+    for (const f of inside) weight.set(f, (weight.get(f) ?? 0) + pick(i))
+  })
+  const elsewhere = (plan.senders.map((s) => `${s.name} ${s.address}`).join(' ') + ' user trap example.test').toLowerCase()
+  return [...weight]
+    .filter(([f]) => !starts.has(f) && !elsewhere.includes(f))
+    .map(([fragment, p]) => ({ fragment, share: 1 - Math.exp(-WORDS_PER_MESSAGE * p) }))
+    .sort((a, b) => b.share - a.share || (a.fragment < b.fragment ? -1 : 1))
+}
+
 /** Returns the path of a seeded db for `count` messages under `outDir`, building it when missing. */
 export function seededDbPath(outDir, count) {
   return join(outDir, `seed-${count}-v${SEED_FORMAT}.db`)
