@@ -48,6 +48,7 @@ import { seedDatabase, seededDbPath, seedPlan, substringFragments } from './lib/
 import { percentile, runLoad } from './lib/smtp-client.mjs'
 import { benchStall } from './lib/stall.mjs'
 import { benchMigration006 } from './lib/migrate.mjs'
+import { startSlowReceiver } from './lib/webhook-receiver.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..')
@@ -313,6 +314,86 @@ async function benchIngest() {
   } finally {
     await bare.stop()
     if (hm) await stopHoldmail('ingest', hm)
+    await dns.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// Issue 11: "a slow or dead receiver costs nothing to ingest". Two holdmail servers side by side,
+// one with --webhook-url pointing at a receiver that answers each POST only after 5 s (holdmail
+// posts one at a time, so its bounded queue fills), one without. Each gets BENCH_MESSAGES
+// messages over reused connections in halves ordered none, webhook, webhook, none, so that a
+// steady drift in the machine's load hits both alike; the index backlog is drained after each.
+const WEBHOOK_DELAY_MS = 5000
+// src/cli/webhook.ts: payloads queued at most (new ones are dropped past it)
+const WEBHOOK_QUEUE_MAX = 10_000
+
+async function benchWebhook() {
+  const makeBody = bodyFactory(K.messageBytes)
+  const half = Math.ceil(K.messages / 2)
+  log(`webhook: ${2 * half} messages per server (none, webhook receiver answering after ${WEBHOOK_DELAY_MS / 1000} s)`)
+  const dns = await startDnsStub()
+  const receiver = await startSlowReceiver({ delayMs: WEBHOOK_DELAY_MS })
+  const dir = join(tmpdir(), `holdmail-bench-webhook-${process.pid}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const servers = {}
+  try {
+    const dnsArgs = ['--dns-server', `${dns.host}:${dns.port}`]
+    servers.none = { dbPath: join(dir, 'none.db'), sent: 0, count: 0, ms: 0, latencies: [] }
+    servers.webhook = { dbPath: join(dir, 'webhook.db'), sent: 0, count: 0, ms: 0, latencies: [] }
+    servers.none.hm = await startHoldmail('webhook-none', servers.none.dbPath, dnsArgs)
+    servers.webhook.hm = await startHoldmail('webhook-slow', servers.webhook.dbPath, [...dnsArgs, '--webhook-url', receiver.url])
+    const send = async (s, total) => {
+      const r = await runLoad({ port: s.hm.smtpPort, total, concurrency: K.concurrency, mode: 'reuse', makeBody: (i) => makeBody(s.sent + i) })
+      s.sent += total
+      await waitIndexed(s.dbPath)
+      return r
+    }
+    for (const s of Object.values(servers)) await send(s, WARMUP_MESSAGES)
+    for (const which of ['none', 'webhook', 'webhook', 'none']) {
+      const s = servers[which]
+      const r = await send(s, half)
+      s.count += r.count
+      s.ms += r.elapsedMs
+      for (const l of r.latencies) s.latencies.push(l)
+      log(`webhook: ${which}: ${fmt(r.count / (r.elapsedMs / 1000))} msg/s`)
+    }
+    const got = receiver.stats()
+    const out = {}
+    for (const [which, s] of Object.entries(servers)) {
+      const sorted = Float64Array.from(s.latencies).sort()
+      out[which] = { count: s.count, seconds: s.ms / 1000, msgsPerSec: s.count / (s.ms / 1000), p99Ms: percentile(sorted, 99), mem: memoryOf(s.hm.pid) }
+    }
+    // holdmail logs the drop count at the first drop and at every 1000th (webhook.ts)
+    let dropped = 0
+    for (const line of servers.webhook.hm.stdoutTail().split('\n')) {
+      if (!line.includes('webhook queue full')) continue
+      try {
+        dropped = Math.max(dropped, JSON.parse(line).dropped ?? 0)
+      } catch {
+        /* not a JSON log line */
+      }
+    }
+    const ratio = out.webhook.msgsPerSec / out.none.msgsPerSec
+    log(`webhook: ${fmt(ratio, 2)}x; receiver got ${got.requests} requests (at most ${got.maxInFlight} at once); dropped >= ${dropped}; RSS ${fmt(out.webhook.mem.rssMiB)} MiB vs ${fmt(out.none.mem.rssMiB)} MiB`)
+    details.webhook = { delayMs: WEBHOOK_DELAY_MS, receiver: got, droppedAtLeast: dropped, ...out }
+    record('ingest', 'no webhook: holdmail msg/s', out.none.msgsPerSec, 'msg/s')
+    record('ingest', `webhook receiver answering after ${WEBHOOK_DELAY_MS / 1000} s: holdmail msg/s`, out.webhook.msgsPerSec, 'msg/s')
+    record('ingest', 'slow webhook/no webhook', ratio, 'x', '>= 0.9', ratio >= 0.9)
+    record('ingest', 'slow webhook: DATA->250 p99 (no webhook: ' + fmt(out.none.p99Ms, 1) + ' ms)', out.webhook.p99Ms, 'ms')
+    record('ingest', `slow webhook: POSTs the receiver got (of ${servers.webhook.sent} msgs; one at a time, max ${got.maxInFlight})`, got.requests, '')
+    record('ingest', `slow webhook: summaries dropped, queue full at ${WEBHOOK_QUEUE_MAX} (from its log, at least)`, dropped, '')
+    // The queue holds at most WEBHOOK_QUEUE_MAX summaries (each about the size of the largest body
+    // the receiver saw); the rest of the difference is garbage collector slack.
+    const queueMiB = (WEBHOOK_QUEUE_MAX * got.maxBodyBytes * 2) / 1048576 // UTF-16 strings at worst
+    const extra = out.webhook.mem.rssMiB - out.none.mem.rssMiB
+    record('ingest', 'slow webhook: holdmail RSS', out.webhook.mem.rssMiB, 'MiB')
+    record('ingest', 'no webhook: holdmail RSS', out.none.mem.rssMiB, 'MiB')
+    record('ingest', `slow webhook: RSS over no webhook (full queue <= ${fmt(queueMiB)} MiB)`, extra, 'MiB', `< ${fmt(queueMiB + 64)} MiB`, extra < queueMiB + 64)
+  } finally {
+    for (const [which, s] of Object.entries(servers)) if (s.hm) await stopHoldmail(`webhook-${which}`, s.hm)
+    await receiver.close()
     await dns.close()
     rmSync(dir, { recursive: true, force: true })
   }
@@ -734,6 +815,7 @@ async function main() {
   let failure = null
   try {
     if (K.only === '' || K.only === 'ingest') await benchIngest()
+    if (K.only === '' || K.only === 'ingest' || K.only === 'webhook') await benchWebhook()
     if (K.only === '' || K.only === 'analysis') await benchAnalysis()
     if (K.only === '' || K.only === 'api') await benchApi()
     if (K.only === 'migrate') await benchMigrate() // not in the default run: see the knobs above
