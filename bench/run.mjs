@@ -4,21 +4,30 @@
 //   a) SMTP ingest: holdmail vs a bare smtp-server baseline, 20 connections, reused connections
 //      and a new connection per message; DATA-to-250 latency; holdmail's RSS. For reference, the
 //      issue's prototype (bench/prototype-server.mjs) with reused connections, as is and at FULL.
-//   b) HTTP API on a database seeded with BENCH_SEED messages: list, searches, message detail,
-//      mbox export throughput.
+//      Then (issue 11) ingest with a --webhook-url receiver that answers each POST only after 5 s
+//      vs no webhook, two servers side by side: ratio, POSTs received, summaries dropped, RSS.
+//   b) HTTP API on a database seeded with BENCH_SEED messages: list, searches (from:, free words,
+//      substring searches of 3-letter fragments found only inside words), message detail, mbox
+//      export throughput.
 //   c) analysis (issue #4): ingest with SPF/DKIM/DMARC/ARC analysis ON (loopback DNS stub serving a
 //      small zone, half the messages DKIM-signed) vs OFF (--no-auth-checks), side by side; index
 //      catch-up after each burst; analysis lag (250 -> `indexed` server-sent event) under a paced load.
 //   d) stall (issue #9): a probe's greeting and DATA->250 latency under a steady load, with and
 //      without hostile readers (heavy searches, a 40 MB message and its parts, an mbox export, a
 //      40 000-address Bcc message); the first list page's latency and the server's RSS meanwhile.
+//   e) migrate (only with BENCH_ONLY=migrate): migration 006's backfill (the trigram index) timed on
+//      a copy of the BENCH_SEED database put back to its state before 006. Not in the default run:
+//      at 1M messages it copies the whole seeded file and rewrites its messages table before the
+//      timed part, minutes of disk I/O for a one-off upgrade cost, not a figure each run must track.
 //
 // Knobs (environment):
-//   BENCH_MESSAGES=20000       messages per ingest mode and server
+//   BENCH_MESSAGES=20000       messages per ingest mode and server (also per server in the webhook
+//                              comparison; past 10 000 the slow receiver's queue is full and drops)
 //   BENCH_CONCURRENCY=20       SMTP connections
 //   BENCH_MESSAGE_BYTES=5120   size of each ingest message
 //   BENCH_RSS_MESSAGES=100000  total messages sent to holdmail before reading its RSS
-//   BENCH_SEED=1000000         messages in the API database (cached under bench/out/)
+//   BENCH_SEED=1000000         messages in the API database (cached under bench/out/; also the
+//                              database migrate starts from; a copy goes to bench/out/migrate-PID/)
 //   BENCH_API_REQUESTS=200     sequential requests per API endpoint (also capped by BENCH_API_SECONDS)
 //   BENCH_API_SECONDS=20       time cap per API endpoint
 //   BENCH_LAG_RATE=200         analysis lag: paced load in msg/s ...
@@ -26,7 +35,8 @@
 //   BENCH_STALL_SEED=20000     stall: messages stored before the two phases
 //   BENCH_STALL_SECONDS=30     stall: length of each phase (idle, hostile readers)
 //   BENCH_STALL_RATE=200       stall: steady SMTP load in msg/s during each phase
-//   BENCH_ONLY=ingest|api|analysis|stall   run one part only (analysis also writes bench/out/last-analysis.json)
+//   BENCH_ONLY=ingest|webhook|api|migrate|analysis|stall   run one part only (webhook: the
+//                              comparison of a) alone; analysis also writes bench/out/last-analysis.json)
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
 //   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
 //                              durations, event-loop delay (bench/out/probe-*.json, summary printed)
