@@ -4,21 +4,30 @@
 //   a) SMTP ingest: holdmail vs a bare smtp-server baseline, 20 connections, reused connections
 //      and a new connection per message; DATA-to-250 latency; holdmail's RSS. For reference, the
 //      issue's prototype (bench/prototype-server.mjs) with reused connections, as is and at FULL.
-//   b) HTTP API on a database seeded with BENCH_SEED messages: list, searches, message detail,
-//      mbox export throughput.
+//      Then (issue 11) ingest with a --webhook-url receiver that answers each POST only after 5 s
+//      vs no webhook, two servers side by side: ratio, POSTs received, summaries dropped, RSS.
+//   b) HTTP API on a database seeded with BENCH_SEED messages: list, searches (from:, free words,
+//      substring searches of 3-letter fragments found only inside words), message detail, mbox
+//      export throughput.
 //   c) analysis (issue #4): ingest with SPF/DKIM/DMARC/ARC analysis ON (loopback DNS stub serving a
 //      small zone, half the messages DKIM-signed) vs OFF (--no-auth-checks), side by side; index
 //      catch-up after each burst; analysis lag (250 -> `indexed` server-sent event) under a paced load.
 //   d) stall (issue #9): a probe's greeting and DATA->250 latency under a steady load, with and
 //      without hostile readers (heavy searches, a 40 MB message and its parts, an mbox export, a
 //      40 000-address Bcc message); the first list page's latency and the server's RSS meanwhile.
+//   e) migrate (only with BENCH_ONLY=migrate): migration 006's backfill (the trigram index) timed on
+//      a copy of the BENCH_SEED database put back to its state before 006. Not in the default run:
+//      at 1M messages it copies the whole seeded file and rewrites its messages table before the
+//      timed part, minutes of disk I/O for a one-off upgrade cost, not a figure each run must track.
 //
 // Knobs (environment):
-//   BENCH_MESSAGES=20000       messages per ingest mode and server
+//   BENCH_MESSAGES=20000       messages per ingest mode and server (also per server in the webhook
+//                              comparison; past 10 000 the slow receiver's queue is full and drops)
 //   BENCH_CONCURRENCY=20       SMTP connections
 //   BENCH_MESSAGE_BYTES=5120   size of each ingest message
 //   BENCH_RSS_MESSAGES=100000  total messages sent to holdmail before reading its RSS
-//   BENCH_SEED=1000000         messages in the API database (cached under bench/out/)
+//   BENCH_SEED=1000000         messages in the API database (cached under bench/out/; also the
+//                              database migrate starts from; a copy goes to bench/out/migrate-PID/)
 //   BENCH_API_REQUESTS=200     sequential requests per API endpoint (also capped by BENCH_API_SECONDS)
 //   BENCH_API_SECONDS=20       time cap per API endpoint
 //   BENCH_LAG_RATE=200         analysis lag: paced load in msg/s ...
@@ -26,7 +35,8 @@
 //   BENCH_STALL_SEED=20000     stall: messages stored before the two phases
 //   BENCH_STALL_SECONDS=30     stall: length of each phase (idle, hostile readers)
 //   BENCH_STALL_RATE=200       stall: steady SMTP load in msg/s during each phase
-//   BENCH_ONLY=ingest|api|analysis|stall   run one part only (analysis also writes bench/out/last-analysis.json)
+//   BENCH_ONLY=ingest|webhook|api|migrate|analysis|stall   run one part only (webhook: the
+//                              comparison of a) alone; analysis also writes bench/out/last-analysis.json)
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
 //   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
 //                              durations, event-loop delay (bench/out/probe-*.json, summary printed)
@@ -44,9 +54,11 @@ import { spawnServer, memoryOf, cpuMsOf } from './lib/procs.mjs'
 import { formatProfile, summariseProfile } from './lib/profile-summary.mjs'
 import { startDnsStub } from './lib/dns-stub.mjs'
 import { createAnalysisMail, subscribeEvents } from './lib/analysis-mail.mjs'
-import { seedDatabase, seededDbPath, seedPlan } from './lib/seed.mjs'
+import { seedDatabase, seededDbPath, seedPlan, substringFragments } from './lib/seed.mjs'
 import { percentile, runLoad } from './lib/smtp-client.mjs'
 import { benchStall } from './lib/stall.mjs'
+import { benchMigration006 } from './lib/migrate.mjs'
+import { startSlowReceiver } from './lib/webhook-receiver.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..')
@@ -317,6 +329,93 @@ async function benchIngest() {
   }
 }
 
+// Issue 11: "a slow or dead receiver costs nothing to ingest". Two holdmail servers side by side,
+// one with --webhook-url pointing at a receiver that answers each POST only after 5 s (holdmail
+// posts one at a time, so its bounded queue fills), one without. Each gets BENCH_MESSAGES
+// messages over reused connections in halves ordered none, webhook, webhook, none, so that a
+// steady drift in the machine's load hits both alike; the index backlog is drained after each.
+const WEBHOOK_DELAY_MS = 5000
+// src/cli/webhook.ts: payloads queued at most (new ones are dropped past it)
+const WEBHOOK_QUEUE_MAX = 10_000
+
+async function benchWebhook() {
+  const makeBody = bodyFactory(K.messageBytes)
+  const half = Math.ceil(K.messages / 2)
+  log(`webhook: ${2 * half} messages per server (none, webhook receiver answering after ${WEBHOOK_DELAY_MS / 1000} s)`)
+  const dns = await startDnsStub()
+  const receiver = await startSlowReceiver({ delayMs: WEBHOOK_DELAY_MS })
+  const dir = join(tmpdir(), `holdmail-bench-webhook-${process.pid}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const servers = {}
+  try {
+    const dnsArgs = ['--dns-server', `${dns.host}:${dns.port}`]
+    servers.none = { dbPath: join(dir, 'none.db'), sent: 0, count: 0, ms: 0, cpuMs: 0, latencies: [], rssAfterHalves: [] }
+    servers.webhook = { dbPath: join(dir, 'webhook.db'), sent: 0, count: 0, ms: 0, cpuMs: 0, latencies: [], rssAfterHalves: [] }
+    servers.none.hm = await startHoldmail('webhook-none', servers.none.dbPath, dnsArgs)
+    servers.webhook.hm = await startHoldmail('webhook-slow', servers.webhook.dbPath, [...dnsArgs, '--webhook-url', receiver.url])
+    // Server CPU per message, the burst and its indexing together (the webhook's reads and posts
+    // follow indexing): less sensitive to other load on the machine than msg/s.
+    const send = async (s, total) => {
+      const cpu0 = cpuMsOf(s.hm.pid)
+      const r = await runLoad({ port: s.hm.smtpPort, total, concurrency: K.concurrency, mode: 'reuse', makeBody: (i) => makeBody(s.sent + i) })
+      s.sent += total
+      await waitIndexed(s.dbPath)
+      r.cpuMs = cpuMsOf(s.hm.pid) - cpu0
+      return r
+    }
+    for (const s of Object.values(servers)) await send(s, WARMUP_MESSAGES)
+    for (const which of ['none', 'webhook', 'webhook', 'none']) {
+      const s = servers[which]
+      const r = await send(s, half)
+      s.count += r.count
+      s.ms += r.elapsedMs
+      s.cpuMs += r.cpuMs
+      for (const l of r.latencies) s.latencies.push(l)
+      s.rssAfterHalves.push(memoryOf(s.hm.pid).rssMiB) // once the queue is full, more mail must not raise it
+      log(`webhook: ${which}: ${fmt(r.count / (r.elapsedMs / 1000))} msg/s, RSS ${fmt(s.rssAfterHalves.at(-1))} MiB`)
+    }
+    const got = receiver.stats()
+    const out = {}
+    for (const [which, s] of Object.entries(servers)) {
+      const sorted = Float64Array.from(s.latencies).sort()
+      out[which] = { count: s.count, seconds: s.ms / 1000, msgsPerSec: s.count / (s.ms / 1000), p99Ms: percentile(sorted, 99), mem: memoryOf(s.hm.pid), rssAfterHalvesMiB: s.rssAfterHalves, cpuMsPerMsg: s.cpuMs / s.count }
+    }
+    // holdmail logs the drop count at the first drop and at every 1000th (webhook.ts)
+    let dropped = 0
+    for (const line of servers.webhook.hm.stdoutTail().split('\n')) {
+      if (!line.includes('webhook queue full')) continue
+      try {
+        dropped = Math.max(dropped, JSON.parse(line).dropped ?? 0)
+      } catch {
+        /* not a JSON log line */
+      }
+    }
+    const ratio = out.webhook.msgsPerSec / out.none.msgsPerSec
+    log(`webhook: ${fmt(ratio, 2)}x; receiver got ${got.requests} requests (at most ${got.maxInFlight} at once); dropped >= ${dropped}; RSS ${fmt(out.webhook.mem.rssMiB)} MiB vs ${fmt(out.none.mem.rssMiB)} MiB`)
+    details.webhook = { delayMs: WEBHOOK_DELAY_MS, receiver: got, droppedAtLeast: dropped, ...out }
+    record('ingest', 'no webhook: holdmail msg/s', out.none.msgsPerSec, 'msg/s')
+    record('ingest', `webhook receiver answering after ${WEBHOOK_DELAY_MS / 1000} s: holdmail msg/s`, out.webhook.msgsPerSec, 'msg/s')
+    record('ingest', 'slow webhook/no webhook', ratio, 'x', '>= 0.9', ratio >= 0.9)
+    record('ingest', `slow webhook: holdmail CPU per msg, indexing included (no webhook: ${fmt(out.none.cpuMsPerMsg * 1000)} µs)`, out.webhook.cpuMsPerMsg * 1000, 'µs')
+    record('ingest', 'slow webhook: DATA->250 p99 (no webhook: ' + fmt(out.none.p99Ms, 1) + ' ms)', out.webhook.p99Ms, 'ms')
+    record('ingest', `slow webhook: POSTs the receiver got (of ${servers.webhook.sent} msgs; one at a time, max ${got.maxInFlight})`, got.requests, '')
+    record('ingest', `slow webhook: summaries dropped, queue full at ${WEBHOOK_QUEUE_MAX} (from its log, at least)`, dropped, '')
+    // The queue holds at most WEBHOOK_QUEUE_MAX summaries (each about the size of the largest body
+    // the receiver saw); the rest of the difference is garbage collector slack.
+    const queueMiB = (WEBHOOK_QUEUE_MAX * got.maxBodyBytes * 2) / 1048576 // UTF-16 strings at worst
+    const extra = out.webhook.mem.rssMiB - out.none.mem.rssMiB
+    record('ingest', 'slow webhook: holdmail RSS', out.webhook.mem.rssMiB, 'MiB')
+    record('ingest', 'no webhook: holdmail RSS', out.none.mem.rssMiB, 'MiB')
+    record('ingest', `slow webhook: RSS over no webhook (full queue <= ${fmt(queueMiB)} MiB)`, extra, 'MiB', `< ${fmt(queueMiB + 64)} MiB`, extra < queueMiB + 64)
+  } finally {
+    for (const [which, s] of Object.entries(servers)) if (s.hm) await stopHoldmail(`webhook-${which}`, s.hm)
+    await receiver.close()
+    await dns.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 function statSafe(p) {
   try {
     return statSync(p)
@@ -456,6 +555,7 @@ async function benchAnalysis() {
       s.cpuMs += cpuMsOf(s.hm.pid) - cpu0
       s.count += r.count
       s.ms += r.elapsedMs
+      s.cpuMs += r.cpuMs
       s.latencies.push(...r.latencies)
       const c = await waitIndexed(s.db)
       s.catchUp.push(c)
@@ -583,6 +683,11 @@ async function benchApi() {
   const commonWord = plan.vocab[100] // in roughly 10% of bodies
   const rareWord = plan.vocab[2500] // in well under 1%
   const exportSince = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10) // the last ~2 of 30 days
+  // Substring searches (issue 11): 3-letter fragments found only inside words, so no word-prefix
+  // match could answer them: the most frequent one (in nearly every message: the most hits to
+  // count), one in about half the messages, and the rarest.
+  const fragments = substringFragments(plan)
+  const substrings = [fragments[0], fragments.find((f) => f.share <= 0.5), fragments[fragments.length - 1]]
 
   const dns = await startDnsStub()
   const hm = await startHoldmail('api', dbPath, ['--dns-server', `${dns.host}:${dns.port}`])
@@ -594,12 +699,19 @@ async function benchApi() {
       [`search from:${sender}`, () => `/api/v1/search?query=${q('from:' + sender)}`, 200],
       [`search free word "${commonWord}"`, () => `/api/v1/search?query=${q(commonWord)}`, 200],
       [`search free word "${rareWord}"`, () => `/api/v1/search?query=${q(rareWord)}`, 200],
+      ...substrings.map(({ fragment, share }) => [
+        `search substring "${fragment}" inside words, ~${fmt(share * 100, 0)}% of messages`,
+        () => `/api/v1/search?query=${q(fragment)}`,
+        200,
+      ]),
       ['message: GET /message/{ID}', (i) => `/api/v1/message/${ids[(i + ids.length) % ids.length]}`, 50],
     ]
     details.api.endpoints = {}
     for (const [name, pathFor, targetMs] of cases) {
       const r = await timeRequests(hm.baseUrl, pathFor)
       const hits = r.json && typeof r.json.messages_count === 'number' ? r.json.messages_count : null
+      // A fragment every seeded message set holds: no hits means the seed lacks the trigram index.
+      if (name.startsWith('search substring') && !hits) throw new Error(`${name}: no hits (is ${dbPath} a seed of an older SEED_FORMAT?)`)
       log(`${name}: p50 ${fmt(r.p50Ms, 1)} ms, p99 ${fmt(r.p99Ms, 1)} ms (n=${r.n}${hits !== null ? `, ${hits} hits` : ''})`)
       details.api.endpoints[name] = { ...r, json: undefined, hits, path: pathFor(0) }
       const label = hits !== null && name.startsWith('search') ? `${name} (${hits} hits)` : name
@@ -645,6 +757,26 @@ async function benchApi() {
   } finally {
     await stopHoldmail('api', hm)
     await dns.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// e) migration 006's backfill on the seeded API database (bench/lib/migrate.mjs)
+
+async function benchMigrate() {
+  const seedPath = seededDbPath(OUT, K.seed)
+  const seeded = await seedDatabase(seedPath, K.seed, { log })
+  if (!seeded.cached) log(`migrate: seeded in ${fmt(seeded.seconds, 1)} s`)
+  const workDir = join(OUT, `migrate-${process.pid}`)
+  mkdirSync(workDir, { recursive: true })
+  try {
+    const r = await benchMigration006({ seedPath, distDir: join(ROOT, 'dist'), workDir, log })
+    details.migrate = { seed: K.seed, ...r }
+    record('migrate', `migration 006 backfill on ${fmt(r.rows, 0)} indexed messages`, r.seconds, 's')
+    record('migrate', 'migration 006 backfill rate', r.rowsPerSec, 'rows/s')
+    record('migrate', 'database file growth by migration 006', (r.bytesAfter - r.bytesBefore) / 1048576, 'MiB')
+  } finally {
+    rmSync(workDir, { recursive: true, force: true })
   }
 }
 
@@ -701,8 +833,10 @@ async function main() {
   let failure = null
   try {
     if (K.only === '' || K.only === 'ingest') await benchIngest()
+    if (K.only === '' || K.only === 'ingest' || K.only === 'webhook') await benchWebhook()
     if (K.only === '' || K.only === 'analysis') await benchAnalysis()
     if (K.only === '' || K.only === 'api') await benchApi()
+    if (K.only === 'migrate') await benchMigrate() // not in the default run: see the knobs above
     if (K.only === '' || K.only === 'stall') await benchStallPart()
   } catch (err) {
     failure = err

@@ -20,7 +20,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 /**
  * Spawns `node ...args` and resolves once every regex in `ready` matched a stdout line;
- * resolves to { child, pid, matches, stderrTail(), stop() }.
+ * resolves to { child, pid, matches, stderrTail(), stdoutTail(), stop() }.
  */
 export function spawnServer(name, args, ready, { nodeFlags = [], env = process.env } = {}) {
   const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
@@ -28,6 +28,7 @@ export function spawnServer(name, args, ready, { nodeFlags = [], env = process.e
   child.once('exit', () => children.delete(child))
   let stderr = ''
   let stdoutBuf = ''
+  let stdoutAfterStart = ''
   const matches = new Array(ready.length).fill(null)
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (s) => {
@@ -39,7 +40,10 @@ export function spawnServer(name, args, ready, { nodeFlags = [], env = process.e
     const timer = setTimeout(() => reject(new Error(`${name} did not start in ${START_TIMEOUT_MS} ms; stderr: ${stderr}`)), START_TIMEOUT_MS)
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (s) => {
-      if (matches.every(Boolean)) return // started: keep draining, ignore logs
+      if (matches.every(Boolean)) {
+        stdoutAfterStart = (stdoutAfterStart + s).slice(-65536) // started: keep the last logs
+        return
+      }
       stdoutBuf += s
       let i
       while ((i = stdoutBuf.indexOf('\n')) !== -1) {
@@ -68,6 +72,8 @@ export function spawnServer(name, args, ready, { nodeFlags = [], env = process.e
     matches,
     exited,
     stderrTail: () => stderr,
+    /** The last 64 KiB the server wrote to stdout (its logs) after it was ready. */
+    stdoutTail: () => stdoutAfterStart,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return exited
       child.kill(signal)

@@ -8,9 +8,10 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createMessageStore } from '../../dist/store/index.js'
 
-export const SEED_FORMAT = 1 // bump when the generated data changes, so cached files are rebuilt
+export const SEED_FORMAT = 2 // bump when the generated data changes, so cached files are rebuilt
 const BATCH_ROWS = 20_000
 const DAY_MS = 86_400_000
+const INDEX_TEXT_CHARS = 64 * 1024 // what holdmail indexes of a message's text (src/mail/summary.ts)
 
 export function mulberry32(seed) {
   let a = seed >>> 0
@@ -58,6 +59,34 @@ export function seedPlan(seed = 42) {
   return { vocab: vocabulary(rnd, 3000), senders: senders(rnd, 5000) }
 }
 
+// Vocabulary words a seeded message holds: 3-7 in the subject, 20-149 in the body (see seedDatabase).
+const WORDS_PER_MESSAGE = 5 + 85
+
+/**
+ * 3-letter fragments for substring searches: each occurs inside some vocabulary word (offset 1 or
+ * more), begins no vocabulary word and appears in no sender, name or recipient, so only a substring
+ * match finds it (a word-prefix match finds nothing). `share` is the expected fraction of messages
+ * holding it, from the words' Zipf pick probabilities. Most frequent first; deterministic.
+ */
+export function substringFragments(plan = seedPlan()) {
+  const n = plan.vocab.length
+  // zipf() returns i for r in [log(i+1)/log(n), log(i+2)/log(n)), r uniform in [0, 1): never n - 1
+  const pick = (i) => (i >= n - 1 ? 0 : Math.log((i + 2) / (i + 1)) / Math.log(n))
+  const weight = new Map()
+  const starts = new Set()
+  plan.vocab.forEach((word, i) => {
+    starts.add(word.slice(0, 3))
+    const inside = new Set()
+    for (let k = 1; k + 3 <= word.length; k++) inside.add(word.slice(k, k + 3))
+    for (const f of inside) weight.set(f, (weight.get(f) ?? 0) + pick(i))
+  })
+  const elsewhere = (plan.senders.map((s) => `${s.name} ${s.address}`).join(' ') + ' user trap example.test').toLowerCase()
+  return [...weight]
+    .filter(([f]) => !starts.has(f) && !elsewhere.includes(f))
+    .map(([fragment, p]) => ({ fragment, share: 1 - Math.exp(-WORDS_PER_MESSAGE * p) }))
+    .sort((a, b) => b.share - a.share || (a.fragment < b.fragment ? -1 : 1))
+}
+
 /** Returns the path of a seeded db for `count` messages under `outDir`, building it when missing. */
 export function seededDbPath(outDir, count) {
   return join(outDir, `seed-${count}-v${SEED_FORMAT}.db`)
@@ -91,6 +120,10 @@ export async function seedDatabase(path, count, { log = () => {} } = {}) {
   const insRaw = db.prepare('INSERT INTO message_raw (seq, raw) VALUES (?, ?)')
   const insRcpt = db.prepare(`INSERT INTO recipients (seq, pos, address, params) VALUES (?, 0, ?, '{}')`)
   const insFts = db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)')
+  // The trigram index of migration 006, filled as the writer's saveSummaries does: the same
+  // subject and addresses as the word index, the attachments' names (none here) and the first
+  // 64 KiB of the text with whitespace runs made one space.
+  const insSubstring = db.prepare('INSERT INTO messages_substring_fts (rowid, subject, addresses, names, body) VALUES (?, ?, ?, ?, ?)')
 
   const { vocab, senders: from } = seedPlan()
   const rnd = mulberry32(count ^ 0x5eed)
@@ -135,7 +168,9 @@ export async function seedDatabase(path, count, { log = () => {} } = {}) {
       )
       insRaw.run(seq, raw)
       insRcpt.run(seq, rcpt)
-      insFts.run(seq, subject, `${sender.name} ${sender.address} ${rcpt}`, body)
+      const addresses = `${sender.name} ${sender.address}  ${rcpt}` // "Name Address" per address; the To has no name
+      insFts.run(seq, subject, addresses, body)
+      insSubstring.run(seq, subject, addresses, '', flat.slice(0, INDEX_TEXT_CHARS))
     }
   })
   for (let lo = 1; lo <= count; lo += BATCH_ROWS) {
@@ -152,5 +187,6 @@ export async function seedDatabase(path, count, { log = () => {} } = {}) {
   db.pragma('journal_mode = WAL')
   db.close()
   renameSync(tmp, path)
+  rmSync(tmp + '-reserve', { force: true }) // the full-disk reserve holdmail's writer made next to the building file
   return { cached: false, seconds: (Date.now() - t0) / 1000 }
 }
