@@ -12,6 +12,9 @@
 //   d) stall (issue #9): a probe's greeting and DATA->250 latency under a steady load, with and
 //      without hostile readers (heavy searches, a 40 MB message and its parts, an mbox export, a
 //      40 000-address Bcc message); the first list page's latency and the server's RSS meanwhile.
+//   e) import (issue 14): `holdmail import` of an mbox of BENCH_IMPORT_MESSAGES messages into a fresh
+//      database vs SMTP ingest of the same messages into a fresh server, msg/s and MB/s, both stores
+//      checked for every message byte-exact (bench/lib/import.mjs).
 //
 // Knobs (environment):
 //   BENCH_MESSAGES=20000       messages per ingest mode and server
@@ -26,7 +29,8 @@
 //   BENCH_STALL_SEED=20000     stall: messages stored before the two phases
 //   BENCH_STALL_SECONDS=30     stall: length of each phase (idle, hostile readers)
 //   BENCH_STALL_RATE=200       stall: steady SMTP load in msg/s during each phase
-//   BENCH_ONLY=ingest|api|analysis|stall   run one part only (analysis also writes bench/out/last-analysis.json)
+//   BENCH_IMPORT_MESSAGES=100000  import: messages in the mbox and in the SMTP run
+//   BENCH_ONLY=ingest|api|analysis|stall|import   run one part only (analysis also writes bench/out/last-analysis.json)
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
 //   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
 //                              durations, event-loop delay (bench/out/probe-*.json, summary printed)
@@ -47,6 +51,7 @@ import { createAnalysisMail, subscribeEvents } from './lib/analysis-mail.mjs'
 import { seedDatabase, seededDbPath, seedPlan } from './lib/seed.mjs'
 import { percentile, runLoad } from './lib/smtp-client.mjs'
 import { benchStall } from './lib/stall.mjs'
+import { benchImport } from './lib/import.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..')
@@ -74,6 +79,7 @@ const K = {
   stallSeed: int('BENCH_STALL_SEED', 20_000),
   stallSeconds: int('BENCH_STALL_SECONDS', 30),
   stallRate: int('BENCH_STALL_RATE', 200),
+  importMessages: int('BENCH_IMPORT_MESSAGES', 100_000),
   only: process.env.BENCH_ONLY ?? '',
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   probe: process.env.BENCH_PROBE === '1' || Boolean(process.env.BENCH_PROBE_EXPERIMENTS),
@@ -654,7 +660,7 @@ function printTable() {
   const cells = rows.map((r) => [
     r.group,
     r.metric,
-    typeof r.value === 'number' ? fmt(r.value, r.unit === 'x' ? 2 : r.unit === 'ms' || r.unit === 's' ? 1 : 0) : String(r.value),
+    typeof r.value === 'number' ? fmt(r.value, r.unit === 'x' ? 2 : r.unit === 'ms' || r.unit === 's' || r.unit === 'MB/s' ? 1 : 0) : String(r.value),
     r.unit,
     r.target ?? '',
     r.pass === null ? '' : r.pass ? 'PASS' : 'MISS',
@@ -691,6 +697,20 @@ async function benchStallPart() {
   }
 }
 
+async function benchImportPart() {
+  details.import = await benchImport({
+    messages: K.importMessages,
+    concurrency: K.concurrency,
+    makeBody: bodyFactory(K.messageBytes),
+    mainJs: MAIN,
+    startHoldmail,
+    stopHoldmail,
+    log,
+    record,
+    fmt,
+  })
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true })
   if (K.cpuProf) mkdirSync(PROF_DIR, { recursive: true })
@@ -704,6 +724,7 @@ async function main() {
     if (K.only === '' || K.only === 'analysis') await benchAnalysis()
     if (K.only === '' || K.only === 'api') await benchApi()
     if (K.only === '' || K.only === 'stall') await benchStallPart()
+    if (K.only === '' || K.only === 'import') await benchImportPart()
   } catch (err) {
     failure = err
     log(`FAILED: ${err.stack ?? err}`)
