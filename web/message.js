@@ -495,7 +495,7 @@ export function createMessageView(root, app) {
         clear(
           section,
           heading,
-          kvTable([['Verdict', verdict], ['Score', h('span', { class: 'sa-score' }, points(r.Score))], threshold === null ? null : ['Threshold', points(threshold)]]),
+          kvTable([['Verdict', verdict], ['Score', h('span', { class: 'sa-score' }, points(r.Score))]]),
           rules.length === 0
             ? h('p', { class: 'muted sa-no-rules' }, 'No rules hit.')
             : h(
