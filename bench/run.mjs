@@ -19,6 +19,9 @@
 //      a copy of the BENCH_SEED database put back to its state before 006. Not in the default run:
 //      at 1M messages it copies the whole seeded file and rewrites its messages table before the
 //      timed part, minutes of disk I/O for a one-off upgrade cost, not a figure each run must track.
+//   f) import (issue 14): `holdmail import` of an mbox of BENCH_IMPORT_MESSAGES messages into a fresh
+//      database vs SMTP ingest of the same messages into a fresh server, msg/s and MB/s, both stores
+//      checked for every message byte-exact (bench/lib/import.mjs).
 //
 // Knobs (environment):
 //   BENCH_MESSAGES=20000       messages per ingest mode and server (also per server in the webhook
@@ -35,7 +38,8 @@
 //   BENCH_STALL_SEED=20000     stall: messages stored before the two phases
 //   BENCH_STALL_SECONDS=30     stall: length of each phase (idle, hostile readers)
 //   BENCH_STALL_RATE=200       stall: steady SMTP load in msg/s during each phase
-//   BENCH_ONLY=ingest|webhook|api|migrate|analysis|stall   run one part only (webhook: the
+//   BENCH_IMPORT_MESSAGES=100000  import: messages in the mbox and in the SMTP run
+//   BENCH_ONLY=ingest|webhook|api|migrate|analysis|stall|import   run one part only (webhook: the
 //                              comparison of a) alone; analysis also writes bench/out/last-analysis.json)
 //   BENCH_CPU_PROF=1           run holdmail under --cpu-prof; profiles and a summary go to bench/out/prof/
 //   BENCH_PROBE=1              preload bench/lib/sqlite-probe.mjs into holdmail: transaction sizes and
@@ -59,6 +63,7 @@ import { percentile, runLoad } from './lib/smtp-client.mjs'
 import { benchStall } from './lib/stall.mjs'
 import { benchMigration006 } from './lib/migrate.mjs'
 import { startSlowReceiver } from './lib/webhook-receiver.mjs'
+import { benchImport } from './lib/import.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..')
@@ -86,6 +91,7 @@ const K = {
   stallSeed: int('BENCH_STALL_SEED', 20_000),
   stallSeconds: int('BENCH_STALL_SECONDS', 30),
   stallRate: int('BENCH_STALL_RATE', 200),
+  importMessages: int('BENCH_IMPORT_MESSAGES', 100_000),
   only: process.env.BENCH_ONLY ?? '',
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   probe: process.env.BENCH_PROBE === '1' || Boolean(process.env.BENCH_PROBE_EXPERIMENTS),
@@ -786,7 +792,7 @@ function printTable() {
   const cells = rows.map((r) => [
     r.group,
     r.metric,
-    typeof r.value === 'number' ? fmt(r.value, r.unit === 'x' ? 2 : r.unit === 'ms' || r.unit === 's' ? 1 : 0) : String(r.value),
+    typeof r.value === 'number' ? fmt(r.value, r.unit === 'x' ? 2 : r.unit === 'ms' || r.unit === 's' || r.unit === 'MB/s' ? 1 : 0) : String(r.value),
     r.unit,
     r.target ?? '',
     r.pass === null ? '' : r.pass ? 'PASS' : 'MISS',
@@ -823,6 +829,20 @@ async function benchStallPart() {
   }
 }
 
+async function benchImportPart() {
+  details.import = await benchImport({
+    messages: K.importMessages,
+    concurrency: K.concurrency,
+    makeBody: bodyFactory(K.messageBytes),
+    mainJs: MAIN,
+    startHoldmail,
+    stopHoldmail,
+    log,
+    record,
+    fmt,
+  })
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true })
   if (K.cpuProf) mkdirSync(PROF_DIR, { recursive: true })
@@ -838,6 +858,7 @@ async function main() {
     if (K.only === '' || K.only === 'api') await benchApi()
     if (K.only === 'migrate') await benchMigrate() // not in the default run: see the knobs above
     if (K.only === '' || K.only === 'stall') await benchStallPart()
+    if (K.only === '' || K.only === 'import') await benchImportPart()
   } catch (err) {
     failure = err
     log(`FAILED: ${err.stack ?? err}`)

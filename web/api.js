@@ -43,6 +43,10 @@ export const api = {
     if (!res.ok) throw new ApiError(res.status, `HTTP ${res.status}`)
     return new Uint8Array(await res.arrayBuffer())
   },
+  /** SpamAssassin's stored verdict (Mailpit's sa-check shape); `Error` says when there is none. */
+  saCheck: (id) => request('GET', `/api/v1/message/${encodeURIComponent(id)}/sa-check`),
+  /** The UI configuration (Mailpit's /webui): which optional features this server runs. */
+  webui: () => request('GET', '/api/v1/webui'),
   neighbours: (id, query) => request('GET', `/api/v1/message/${encodeURIComponent(id)}/neighbours?${q({ query })}`),
   /** selection: { ids } or { search } (search '' = everything) */
   setRead(selection, read) {

@@ -10,7 +10,9 @@ const SOURCE_DISPLAY_BYTES = 2 * 1024 * 1024 // beyond this the <pre> gets slow;
 
 export function createMessageView(root, app) {
   // neighbours is a promise so that j/k pressed before it resolves still go somewhere.
-  const state = { id: null, msg: null, tab: null, remote: false, neighbours: Promise.resolve({ Previous: null, Next: null }), seq: 0 }
+  const state = { id: null, msg: null, tab: null, remote: false, neighbours: Promise.resolve({ Previous: null, Next: null }), seq: 0, spamAssassin: false }
+  // Whether this server scores messages with SpamAssassin (--spamd): asked once per page load.
+  const uiConfig = api.webui().catch(() => ({ SpamAssassin: false }))
 
   async function show(id) {
     root.hidden = false
@@ -28,6 +30,7 @@ export function createMessageView(root, app) {
       clear(root, toolbar(null), h('div', { class: 'banner error', role: 'alert' }, err.status === 404 ? `Message ${id} not found (deleted?)` : err.message))
       return
     }
+    state.spamAssassin = (await uiConfig).SpamAssassin === true
     if (seq !== state.seq) return
     state.msg = msg
     state.id = msg.ID
@@ -76,7 +79,7 @@ export function createMessageView(root, app) {
       ['source', 'Source', true],
       ['envelope', 'Envelope', true],
       ['attachments', `Attachments (${msg.Attachments.length + msg.Inline.length})`, msg.Attachments.length + msg.Inline.length > 0],
-      ['analysis', 'Analysis', Boolean(msg.Auth || msg.Analysis)],
+      ['analysis', 'Analysis', Boolean(msg.Auth || msg.Analysis || state.spamAssassin)],
     ].filter((t) => t[2])
     if (!state.tab || !tabs.some((t) => t[0] === state.tab)) state.tab = msg.HTML ? 'html' : 'text'
 
@@ -460,7 +463,62 @@ export function createMessageView(root, app) {
         out.push(key === 'Bounce' ? bounce(value) : generic(value))
       }
     }
+    out.push(spamAssassin(msg))
     return out
+  }
+
+  const points = (n) => (typeof n === 'number' ? n.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 3 }) : '?')
+
+  /**
+   * SpamAssassin's stored verdict (GET /sa-check): score, the verdict against spamd's threshold and
+   * the rules that hit. Fetched when the tab opens. Without --spamd the section stays hidden unless
+   * the database holds a verdict from an earlier run; with it, an unscored message says "Not checked".
+   */
+  function spamAssassin(msg) {
+    const id = msg.ID
+    const heading = h('h2', null, 'SpamAssassin')
+    const section = h('section', { class: 'sa-check', hidden: !state.spamAssassin }, heading, h('p', { class: 'muted' }, 'Loading…'))
+    api.saCheck(id).then(
+      (r) => {
+        if (state.msg?.ID !== id || state.tab !== 'analysis') return
+        if (r.Error) {
+          if (!state.spamAssassin) return section.remove()
+          return clear(section, heading, h('p', { class: 'sa-not-checked' }, h('span', { class: 'result meh' }, 'not checked'), ' ', h('span', { class: 'muted' }, printable(r.Error))))
+        }
+        const threshold = typeof r.Threshold === 'number' ? r.Threshold : null
+        const verdict = [
+          h('span', { class: `result sa-verdict ${r.IsSpam ? 'bad' : 'good'}` }, r.IsSpam ? 'spam' : 'not spam'),
+          threshold === null ? '' : ` score ${points(r.Score)} ${r.IsSpam ? '≥' : '<'} threshold ${points(threshold)}`,
+        ]
+        const rules = Array.isArray(r.Rules) ? r.Rules : []
+        section.hidden = false
+        clear(
+          section,
+          heading,
+          kvTable([['Verdict', verdict], ['Score', h('span', { class: 'sa-score' }, points(r.Score))]]),
+          rules.length === 0
+            ? h('p', { class: 'muted sa-no-rules' }, 'No rules hit.')
+            : h(
+                'table',
+                { class: 'sa-rules' },
+                h('thead', null, h('tr', null, ['Score', 'Rule', 'Description'].map((c) => h('th', { scope: 'col' }, c)))),
+                h(
+                  'tbody',
+                  null,
+                  rules.map((rule) =>
+                    h('tr', { class: 'sa-rule' }, h('td', { class: 'sa-rule-score' }, points(rule.Score)), h('td', { class: 'sa-rule-name' }, printable(rule.Name)), h('td', null, printable(rule.Description ?? ''))),
+                  ),
+                ),
+              ),
+        )
+      },
+      (err) => {
+        if (state.msg?.ID !== id || state.tab !== 'analysis') return
+        section.hidden = false
+        clear(section, heading, h('div', { class: 'banner error' }, err.message))
+      },
+    )
+    return section
   }
 
   function bounce(b) {

@@ -128,6 +128,15 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
       ]
       return [...new Set([...(config.listenerTag ? [config.listenerTag] : []), ...tags])]
     }
+    // SpamAssassin scores, after commit and in a thread of its own, when --spamd names a spamd. Its
+    // starting point is read before the listeners open: on a first start it begins after the newest
+    // stored message, and a message accepted before that point was known would never be checked.
+    if (config.spamd) {
+      const spam = createSpamChecker({ store, spamd: config.spamd, onError: (err) => logger.warn({ err }, 'spamd check failed') })
+      cleanups.push(() => spam.stop())
+      await spam.started()
+    }
+
     const bound: Record<string, AddressInfo | null> = { smtp: null, lmtp: null, smtps: null }
     // Connection limits, the DATA memory budget and chaos triggers are shared by every listener.
     const shared = sharedListenerOptions(config)
@@ -238,11 +247,6 @@ export async function startHoldmail(config: Config, opts: StartOptions): Promise
     wakeTimer.unref()
     cleanups.push(() => clearInterval(wakeTimer))
     cleanups.push(() => indexer.stop())
-    // SpamAssassin scores, after commit and in a thread of its own, when --spamd names a spamd.
-    if (config.spamd) {
-      const spam = createSpamChecker({ store, spamd: config.spamd, onError: (err) => logger.warn({ err }, 'spamd check failed') })
-      cleanups.push(() => spam.stop())
-    }
 
     if (config.maxMessages > 0 || config.maxAgeMs > 0) {
       const prune = async (): Promise<void> => {

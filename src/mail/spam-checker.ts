@@ -9,6 +9,12 @@ import type { SpamRequest, SpamRound, SpamWorkerData } from './spam-worker.js'
 // the scores.
 
 export interface SpamChecker {
+  /**
+   * Resolves once the checker knows where it starts (the first start: after the newest message
+   * stored then). Messages committed after that are checked; the owner awaits this before its
+   * listeners accept mail, so that no message arriving during start-up is skipped.
+   */
+  started(): Promise<void>
   /** Resolves once every message committed before the call has an answer (or spamd is unreachable). */
   idle(): Promise<void>
   stop(): Promise<void>
@@ -37,6 +43,8 @@ export function createSpamChecker(opts: {
   // Each waiter is released by an empty round that started after it was added.
   let idleWaiters: { after: number; resolve: () => void }[] = []
   let reported: string | null = null
+  let markStarted: () => void = () => {}
+  const startedOnce = new Promise<void>((resolve) => (markStarted = resolve))
 
   const start = (): Thread =>
     spawnThread(new URL('./spam-worker', import.meta.url), {
@@ -58,6 +66,7 @@ export function createSpamChecker(opts: {
       try {
         thread ??= start()
         after ??= await thread.request<number>({ op: 'resumeAt' } satisfies SpamRequest)
+        markStarted()
         const mine = ++roundNo
         const round: SpamRound = await thread.request<SpamRound>({ op: 'check', afterSeq: after, limit } satisfies SpamRequest)
         if (round.items.length) {
@@ -76,6 +85,8 @@ export function createSpamChecker(opts: {
           await sleep(round.unavailable ? RETRY_MS : POLL_MS)
         }
       } catch (err) {
+        // A checker that cannot start must not hold up the server's start-up; it retries below.
+        markStarted()
         if (stopped) break
         opts.onError?.(err)
         await sleep(RETRY_MS)
@@ -84,6 +95,7 @@ export function createSpamChecker(opts: {
   })()
 
   return {
+    started: () => startedOnce,
     idle() {
       return new Promise((resolve) => {
         idleWaiters.push({ after: roundNo, resolve })
@@ -93,6 +105,7 @@ export function createSpamChecker(opts: {
     },
     async stop() {
       stopped = true
+      markStarted()
       if (timer) clearTimeout(timer)
       wake?.()
       await loop

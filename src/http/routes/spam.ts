@@ -7,6 +7,8 @@ import { resolveMessage } from './message.js'
 // SpamAssassin's verdict on a message in Mailpit's sa-check shape (mailpit-api's spamAssassinCheck):
 // { Error, IsSpam, Score, Rules: [{ Name, Score, Description }] | null }. holdmail does not call
 // spamd here: the spam checker (--spamd) scored the message after commit, and this reads its answer.
+// holdmail adds `Threshold` (spamd's required score) to a scored answer, for the UI's verdict line;
+// Mailpit's clients ignore fields they do not know.
 
 const saCheckSchema = {
   type: 'object',
@@ -14,6 +16,7 @@ const saCheckSchema = {
     Error: { type: 'string' },
     IsSpam: { type: 'boolean' },
     Score: { type: 'number' },
+    Threshold: { type: 'number' },
     Rules: {
       type: ['array', 'null'],
       items: { type: 'object', properties: { Name: { type: 'string' }, Score: { type: 'number' }, Description: { type: 'string' } } },
@@ -40,7 +43,7 @@ export async function spamRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         return { Error: why, IsSpam: false, Score: 0, Rules: null }
       }
       if (s.error) return { Error: s.error, IsSpam: false, Score: 0, Rules: null }
-      return { Error: '', IsSpam: s.isSpam, Score: s.score, Rules: s.rules.map((r) => ({ Name: r.name, Score: r.score, Description: r.description })) }
+      return { Error: '', IsSpam: s.isSpam, Score: s.score, Threshold: s.threshold, Rules: s.rules.map((r) => ({ Name: r.name, Score: r.score, Description: r.description })) }
     },
   )
 }
