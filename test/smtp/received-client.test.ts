@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { queuedId, startTestApp, type TestApp } from '../helpers/test-app.js'
-import { RawClient } from './raw-client.js'
+import { RawSmtp, queuedId, startTestApp, type TestApp } from '../helpers/test-app.js'
 
 // Exim and sendmail send no XCLIENT/XFORWARD: from a peer in --trusted-relays, holdmail stores the
 // client named by the Received fields the trusted relays prepended as the envelope's client (as
@@ -42,7 +41,7 @@ const message = (headers: string[], subject: string): Buffer =>
 describe('the original client from a trusted relay\'s Received fields', () => {
   let app: TestApp
   let dir: string
-  const clients: RawClient[] = []
+  const clients: RawSmtp[] = []
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'holdmail-received-'))
@@ -58,9 +57,8 @@ describe('the original client from a trusted relay\'s Received fields', () => {
 
   /** One transaction from `localAddress`, optionally after XFORWARD; returns the stored message's ID. */
   const send = async (raw: Buffer, opts: { localAddress?: string; xforward?: string } = {}): Promise<string> => {
-    const c = await RawClient.open(app.smtpPort, opts.localAddress ? { localAddress: opts.localAddress } : {})
+    const c = await RawSmtp.open(app.smtpPort, '127.0.0.1', { localAddress: opts.localAddress })
     clients.push(c)
-    expect(await c.reply()).toMatch(/^220 /)
     expect(await c.command('EHLO relay-said-this.test')).toMatch(/^250/)
     if (opts.xforward) expect(await c.command(`XFORWARD ${opts.xforward}`)).toMatch(/^250 /)
     expect(await c.command('MAIL FROM:<a@example.test>')).toMatch(/^250 /)
