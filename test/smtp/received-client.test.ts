@@ -119,6 +119,9 @@ describe('the original client from a trusted relay\'s Received fields', () => {
       await send(message(['Received: from garbage-without-an-address by mx.relay.test; Fri, 4 Dec 2026 10:00:00 +0000', CHAIN[1]!], 'no IP in the top field')),
       await send(message([CHAIN[0]!, 'Received: from [10.7.7.7] (helo=x) by inner.relay.test'], 'every hop trusted')),
       await send(message(['Received: from (broken [not.an.ip]) by', 'Received: \x00\xff\r\n\t\x80 from [', 'X: y'], 'hostile')),
+      // past the 64 KiB that are read, and a field whose address comes after the 4 KiB that are parsed
+      await send(message([`X-Pad: ${'p'.repeat(70_000)}`, CHAIN[1]!], 'Received field out of reach')),
+      await send(message([`Received: from ${'(x '.repeat(2000)} [198.51.100.9] by mx.relay.test`], 'address out of reach')),
     ]
     for (const id of ids) {
       const m = await get(id)

@@ -54,6 +54,9 @@ export function parseReceivedFrom(value: string): ReceivedFrom {
 const RECEIVED_SCAN_BYTES = 64 * 1024
 // A relay chain deeper than this is a loop or a forged header pile, not a real mail path.
 const MAX_TRUSTED_HOPS = 10
+// The "from" clause opens a Received field and fits in its first lines (RFC 5321 §4.5.3.1.6: 1000
+// octets a line); only this much of a field is parsed, so a forged 60 KiB field costs no more.
+const RECEIVED_FIELD_CHARS = 4096
 
 /**
  * The client that handed the message to the first trusted host (RFC 7208 §2.4 "the SMTP client"), read
@@ -66,7 +69,7 @@ const MAX_TRUSTED_HOPS = 10
 export function clientFromReceived(raw: Buffer, trustedRelays: readonly Cidr[]): (ReceivedFrom & { ip: string }) | null {
   const received = readHeaders(raw.subarray(0, RECEIVED_SCAN_BYTES)).filter((h) => h.name.toLowerCase() === 'received')
   for (const h of received.slice(0, MAX_TRUSTED_HOPS)) {
-    const hop = parseReceivedFrom(h.value)
+    const hop = parseReceivedFrom(h.value.slice(0, RECEIVED_FIELD_CHARS))
     if (!hop.ip) return null
     if (inAnyCidr(trustedRelays, hop.ip)) continue
     return { ...hop, ip: hop.ip }
