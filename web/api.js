@@ -29,11 +29,21 @@ async function request(method, path, body) {
 }
 
 const q = (params) => new URLSearchParams(params).toString()
+// The browser's time zone, sent with every search (Mailpit's `tz`): a date-only `after:2026-12-01`
+// means that day where the user is, as the list shows times in that zone.
+const tz = (() => {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || ''
+  } catch {
+    return ''
+  }
+})()
+const withTz = (params) => (tz ? { ...params, tz } : params)
 
 export const api = {
   list(query, start, limit) {
     return query
-      ? request('GET', `/api/v1/search?${q({ query, start, limit })}`)
+      ? request('GET', `/api/v1/search?${q(withTz({ query, start, limit }))}`)
       : request('GET', `/api/v1/messages?${q({ start, limit })}`)
   },
   message: (id) => request('GET', `/api/v1/message/${encodeURIComponent(id)}`),
@@ -47,21 +57,23 @@ export const api = {
   saCheck: (id) => request('GET', `/api/v1/message/${encodeURIComponent(id)}/sa-check`),
   /** The UI configuration (Mailpit's /webui): which optional features this server runs. */
   webui: () => request('GET', '/api/v1/webui'),
-  neighbours: (id, query) => request('GET', `/api/v1/message/${encodeURIComponent(id)}/neighbours?${q({ query })}`),
+  neighbours: (id, query) => request('GET', `/api/v1/message/${encodeURIComponent(id)}/neighbours?${q(withTz({ query }))}`),
   /** selection: { ids } or { search } (search '' = everything) */
   setRead(selection, read) {
-    return request('PUT', '/api/v1/messages', selection.ids ? { IDs: selection.ids, Read: read } : { Search: selection.search, Read: read })
+    return selection.ids
+      ? request('PUT', '/api/v1/messages', { IDs: selection.ids, Read: read })
+      : request('PUT', `/api/v1/messages?${q(withTz({}))}`, { Search: selection.search, Read: read })
   },
   remove(selection) {
     if (selection.ids) return request('DELETE', '/api/v1/messages', { IDs: selection.ids })
-    if (selection.search) return request('DELETE', `/api/v1/search?${q({ query: selection.search })}`)
+    if (selection.search) return request('DELETE', `/api/v1/search?${q(withTz({ query: selection.search }))}`)
     return request('DELETE', '/api/v1/messages', null) // every message
   },
   setTags: (ids, tags) => request('PUT', '/api/v1/tags', { IDs: ids, Tags: tags }),
   tags: () => request('GET', '/api/v1/tags'),
   info: () => request('GET', '/api/v1/info'),
   stats: () => request('GET', '/api/v1/stats'),
-  backscatter: (query, limit = 100) => request('GET', `/api/v1/backscatter?${q({ query, limit })}`),
+  backscatter: (query, limit = 100) => request('GET', `/api/v1/backscatter?${q(withTz({ query, limit }))}`),
   spfLint: (target) => request('GET', `/api/v1/spf-lint?${q({ target })}`),
   /** The ARF report draft as bytes; the server's JSON error message when it refuses. */
   async arfReport(id, to, type) {
@@ -93,5 +105,5 @@ export function exportUrl(format, selection) {
     if (ids.length > 12_000) return null
     return `/api/v1/export?${q({ format, ids })}`
   }
-  return `/api/v1/export?${q({ format, query: selection.search ?? '' })}`
+  return `/api/v1/export?${q(withTz({ format, query: selection.search ?? '' }))}`
 }

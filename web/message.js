@@ -381,7 +381,7 @@ export function createMessageView(root, app) {
         `RCPT TO (${e.RcptTo.length})`,
         h('ul', { class: 'rcpts' }, e.RcptTo.map((r, i) => h('li', null, h('code', null, printable(`<${r}>`)), params(e.RcptParams?.[i])))),
       ],
-      ['Client IP', [h('button', { type: 'button', class: 'link ip', on: { click: () => app.search(term('ip', e.ClientIP)) } }, e.ClientIP), ` port ${e.ClientPort}`]],
+      ['Client IP', [h('button', { type: 'button', class: 'link ip', on: { click: () => app.search(term('ip', e.ClientIP)) } }, e.ClientIP), e.ClientPort ? ` port ${e.ClientPort}` : ' (port not known)']],
       ['IP source', ipSource],
       e.ClientHostname ? ['Client hostname', printable(e.ClientHostname)] : null,
       ['HELO', h('code', null, printable(e.Helo || '(none)'))],

@@ -1,5 +1,5 @@
 import type { DetailPart, HttpStore, MessageParser, ParsedMessage } from '../http/index.js'
-import { newMessageId, storeHealth, userWrites, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
+import { newMessageId, storeHealth, userWrites, type SearchOptions, type MessageSummary, type Page, type RawMessage, type Reader, type StoredMessage, type StoreStats, type Backscatter, type Writer } from '../store/index.js'
 import type { ReadPool } from './read-pool.js'
 
 // The HTTP thread's view of the store. Point reads (one message, its bytes, counts, tags, the
@@ -27,10 +27,10 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
   const budget = { ...READ_BUDGET_MS, ...opts.budgets }
   const write = writer.write.bind(writer)
 
-  async function* pages<T extends { raw: Uint8Array }>(search: string, full: boolean): AsyncGenerator<T> {
+  async function* pages<T extends { raw: Uint8Array }>(search: string, full: boolean, opts: SearchOptions): AsyncGenerator<T> {
     let after = 0
     for (;;) {
-      const page = await pool.run<{ items: T[]; last: number; done: boolean }>({ op: 'exportPage', search, afterSeq: after, full }, budget.exportPage)
+      const page = await pool.run<{ items: T[]; last: number; done: boolean }>({ op: 'exportPage', search, afterSeq: after, full, ...opts }, budget.exportPage)
       if (page.done) return
       // Buffers arrive as plain Uint8Arrays after crossing a thread; the routes expect Buffers.
       for (const item of page.items) yield { ...item, raw: asBuffer(item.raw) }
@@ -41,30 +41,30 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
     path: opts.path,
     get: async (id) => reader.get(id),
     getRaw: async (id) => reader.getRaw(id),
-    async latestId(search) {
+    async latestId(search, opts = {}) {
       const s = (search ?? '').trim()
       if (!s) return reader.latestId()
-      return (await pool.run<string | null>({ op: 'latestId', search: s }, budget.search)) ?? undefined
+      return (await pool.run<string | null>({ op: 'latestId', search: s, ...opts }, budget.search)) ?? undefined
     },
     async list(query) {
       const s = (query.search ?? '').trim()
       if (!s && (query.start ?? 0) <= LOCAL_LIST_MAX_START) return reader.list(query)
       return pool.run<Page>({ op: 'list', query }, budget.search)
     },
-    async neighbours(id, search) {
+    async neighbours(id, search, opts = {}) {
       const s = (search ?? '').trim()
       if (!s) return reader.neighbours(id)
-      return pool.run({ op: 'neighbours', id, search: s }, budget.search)
+      return pool.run({ op: 'neighbours', id, search: s, ...opts }, budget.search)
     },
     counts: async () => reader.counts(),
     rawBytes: async () => reader.rawBytes(),
     listTags: async () => reader.listTags(),
     tagCounts: async () => reader.tagCounts(),
     stats: () => pool.run<StoreStats>({ op: 'stats', now: Date.now() }, budget.report),
-    backscatter: (search, limit = 50) => pool.run<Backscatter>({ op: 'backscatter', search, limit }, budget.report),
+    backscatter: (search, limit = 50, opts = {}) => pool.run<Backscatter>({ op: 'backscatter', search, limit, ...opts }, budget.report),
     dbSizeBytes: async () => reader.dbSizeBytes(),
-    iterate: (search) => pages<{ message: StoredMessage; raw: Buffer }>(search, true),
-    iterateRaw: (search) => pages<RawMessage>(search, false),
+    iterate: (search, opts = {}) => pages<{ message: StoredMessage; raw: Buffer }>(search, true, opts),
+    iterateRaw: (search, opts = {}) => pages<RawMessage>(search, false, opts),
     ...userWrites(write),
     async health() {
       try {

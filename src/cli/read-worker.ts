@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads'
 import { parseDetail, summarize } from '../mail/index.js'
-import { createReader, createReports, openDatabase, type ListQuery } from '../store/index.js'
+import { createReader, createReports, openDatabase, type ListQuery, type SearchOptions } from '../store/index.js'
 import { AppError } from '../errors.js'
 import { onCloseRequest, serveRequests, withTransfer } from '../threads/index.js'
 
@@ -12,11 +12,11 @@ import { onCloseRequest, serveRequests, withTransfer } from '../threads/index.js
 
 export type ReadOp =
   | { op: 'list'; query: ListQuery }
-  | { op: 'latestId'; search: string }
-  | { op: 'neighbours'; id: string; search: string }
+  | ({ op: 'latestId'; search: string } & SearchOptions)
+  | ({ op: 'neighbours'; id: string; search: string } & SearchOptions)
   | { op: 'stats'; now: number }
-  | { op: 'backscatter'; search: string; limit: number }
-  | { op: 'exportPage'; search: string; afterSeq: number; full: boolean }
+  | ({ op: 'backscatter'; search: string; limit: number } & SearchOptions)
+  | ({ op: 'exportPage'; search: string; afterSeq: number; full: boolean } & SearchOptions)
   | { op: 'detail'; id: string }
   | { op: 'summarize'; id: string }
 
@@ -36,24 +36,27 @@ function rawOf(id: string): Buffer {
   return raw
 }
 
+/** The search options a request carries (Mailpit's `tz`). */
+const searchOptions = (r: SearchOptions): SearchOptions => (r.tz ? { tz: r.tz } : {})
+
 async function run(r: ReadOp): Promise<unknown> {
   switch (r.op) {
     case 'list':
       return reader.list(r.query)
     case 'latestId':
-      return reader.latestId(r.search) ?? null
+      return reader.latestId(r.search, searchOptions(r)) ?? null
     case 'neighbours':
-      return reader.neighbours(r.id, r.search)
+      return reader.neighbours(r.id, r.search, searchOptions(r))
     case 'stats':
       return reports.stats(r.now)
     case 'backscatter':
-      return reports.backscatter(r.search, r.limit)
+      return reports.backscatter(r.search, r.limit, searchOptions(r))
     case 'exportPage': {
       const items: unknown[] = []
       const buffers: ArrayBuffer[] = []
       let bytes = 0
       let last = r.afterSeq
-      const rows = r.full ? reader.iterate(r.search, r.afterSeq) : reader.iterateRaw(r.search, r.afterSeq)
+      const rows = r.full ? reader.iterate(r.search, r.afterSeq, searchOptions(r)) : reader.iterateRaw(r.search, r.afterSeq, searchOptions(r))
       for (const row of rows) {
         const raw = row.raw
         const seq = 'message' in row ? row.message.seq : row.seq

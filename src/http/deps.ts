@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import type { UserWrites, MessageSummary, Page, RawMessage, StoredMessage, StoreStats, Backscatter, ListQuery, Envelope } from '../store/index.js'
+import type { UserWrites, MessageSummary, Page, RawMessage, StoredMessage, StoreStats, Backscatter, ListQuery, Envelope, SearchOptions } from '../store/index.js'
 import type { MessageDetail } from '../mail/index.js'
 import type { EventHub } from './events.js'
 
@@ -13,20 +13,20 @@ export interface HttpStore extends UserWrites {
   readonly path: string
   get(id: string): Promise<StoredMessage | undefined>
   getRaw(id: string): Promise<Buffer | undefined>
-  latestId(search?: string): Promise<string | undefined>
+  latestId(search?: string, opts?: SearchOptions): Promise<string | undefined>
   list(query: ListQuery): Promise<Page>
-  neighbours(id: string, search?: string): Promise<{ previous: string | null; next: string | null }>
+  neighbours(id: string, search?: string, opts?: SearchOptions): Promise<{ previous: string | null; next: string | null }>
   counts(): Promise<{ total: number; unread: number }>
   /** Raw bytes of all messages as received and as stored (compressed). */
   rawBytes(): Promise<{ original: number; stored: number }>
   listTags(): Promise<string[]>
   tagCounts(): Promise<Record<string, number>>
   stats(): Promise<StoreStats>
-  backscatter(search: string, limit?: number): Promise<Backscatter>
+  backscatter(search: string, limit?: number, opts?: SearchOptions): Promise<Backscatter>
   dbSizeBytes(): Promise<number>
   /** Matching messages oldest first, a page at a time from the reader pool. */
-  iterate(search: string): AsyncGenerator<{ message: StoredMessage; raw: Buffer }>
-  iterateRaw(search: string): AsyncGenerator<RawMessage>
+  iterate(search: string, opts?: SearchOptions): AsyncGenerator<{ message: StoredMessage; raw: Buffer }>
+  iterateRaw(search: string, opts?: SearchOptions): AsyncGenerator<RawMessage>
   /** Whether writes work, and why not (the database file deleted under the running process). */
   health(): Promise<{ writable: boolean; problem: string }>
   /** Stores a message (POST /api/v1/send) through the writer; resolves once committed. */

@@ -2,6 +2,7 @@
 // document. Field names follow Mailpit's API v1 so that its clients work unchanged.
 
 import { AppError } from '../errors.js'
+import type { SearchOptions } from '../store/index.js'
 
 export const addressSchema = {
   type: 'object',
@@ -15,6 +16,13 @@ const addressList = { type: 'array', items: addressSchema } as const
 // run checkPageNumbers as a preHandler.
 export const pageStartSchema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 } as const
 export const pageLimitSchema = { type: 'integer', minimum: 1, maximum: 1000, default: 50 } as const
+
+// Mailpit's `tz` parameter: date-only before:/after: values in a search are days in this IANA zone
+// (UTC when absent). Every route that evaluates a search string takes it.
+export const tzSchema = { type: 'string', maxLength: 64, description: 'IANA time zone for date-only before:/after: values (default UTC)' } as const
+
+/** The search options of a request's `tz` (an empty value is no zone). */
+export const searchOptions = (tz: string | undefined): SearchOptions => (tz ? { tz } : {})
 
 /** Route preHandler: a `start` or `limit` that is not a whole number below 2^53 is a 400. */
 export async function checkPageNumbers(req: { query: unknown }): Promise<void> {

@@ -2,8 +2,9 @@ import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { SMTPServerDataStream } from 'smtp-server'
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js'
-import { normalizeIp, type Cidr } from '../config/index.js'
+import { inAnyCidr, normalizeIp, type Cidr } from '../config/index.js'
 import { AppError } from '../errors.js'
+import { clientFromReceived } from '../mail/index.js'
 import { LOW_DISK_SPACE, type Envelope, type MessageStore, type Recipient, type StoredMessage } from '../store/index.js'
 import { CaptureServer, MEMORY_FULL, type CaptureAddress, type CaptureSession, type RejectReason } from './capture-server.js'
 import { createSmtpLimits, type SmtpLimits } from './smtp-limits.js'
@@ -121,6 +122,28 @@ export function envelopeFromSession(session: CaptureSession, listener: string): 
     pregreet: session.pregreet === true,
     malformed: malformed(mailFrom) || session.envelope.rcptTo.some(malformed),
     tags: [],
+  }
+}
+
+/**
+ * Exim and sendmail pass no XCLIENT/XFORWARD: from a trusted peer that sent neither, the original client
+ * is the one named by the Received field(s) the trusted relays prepended, and the envelope records it
+ * as XFORWARD would have (the peer becomes the relay). The raw bytes are only read. When the chain
+ * names no untrusted client (no Received field, one without a readable IP), the connection's facts stay.
+ */
+export function withReceivedClient(envelope: Envelope, raw: Buffer, trustedRelays: readonly Cidr[]): Envelope {
+  if (envelope.ipSource !== 'connection' || !inAnyCidr(trustedRelays, envelope.clientIp)) return envelope
+  const hop = clientFromReceived(raw, trustedRelays)
+  if (!hop) return envelope
+  return {
+    ...envelope,
+    clientIp: hop.ip,
+    clientPort: 0, // a Received field carries no client port in the layouts read here
+    ipSource: 'received',
+    relayIp: envelope.clientIp,
+    relayPort: envelope.clientPort,
+    helo: hop.helo ?? '', // the relay's own HELO is not the client's
+    clientHostname: hop.host,
   }
 }
 
@@ -250,7 +273,7 @@ export function createSmtpListener(opts: SmtpListenerOptions): SmtpListener {
             return
           }
           const { raw, held } = got
-          const envelope = envelopeFromSession(captureSession, opts.kind)
+          const envelope = withReceivedClient(envelopeFromSession(captureSession, opts.kind), raw, opts.trustedRelays)
           envelope.tags = opts.tagsFor?.(envelope) ?? []
           let message: StoredMessage
           try {

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs'
 import { AppError } from '../errors.js'
 import { decodeRaw } from './raw-codec.js'
 import { ROW_COLUMNS, toStored, type MessageRow } from './rows.js'
-import { compileSearch, type FtsDriver } from './search-query.js'
+import { compileSearch, type FtsDriver, type SearchOptions } from './search-query.js'
 import type { ListQuery, Page, StoredMessage } from './types.js'
 
 // Reads of messages on one read-only connection: one message, its raw bytes, pages of the list
@@ -29,19 +29,19 @@ export interface RawMessage {
 export interface Reader {
   get(id: string): StoredMessage | undefined
   getRaw(id: string): Buffer | undefined
-  latestId(search?: string): string | undefined
+  latestId(search?: string, opts?: SearchOptions): string | undefined
   list(query: ListQuery): Page
   /** Neighbours in list order (newest first): previous = newer, next = older. */
-  neighbours(id: string, search?: string): { previous: string | null; next: string | null }
+  neighbours(id: string, search?: string, opts?: SearchOptions): { previous: string | null; next: string | null }
   counts(): { total: number; unread: number }
   /** Raw bytes of every message as received, and as stored (compressed where --compression applied). */
   rawBytes(): { original: number; stored: number }
   listTags(): string[]
   tagCounts(): Record<string, number>
   /** Matching messages (oldest first) in pages of bounded bytes, for exports; reads one page at a time. */
-  iterate(search: string, afterSeq?: number): Generator<{ message: StoredMessage; raw: Buffer }>
+  iterate(search: string, afterSeq?: number, opts?: SearchOptions): Generator<{ message: StoredMessage; raw: Buffer }>
   /** Like iterate, with only what an mbox needs: reading the whole row costs more than the raw bytes. */
-  iterateRaw(search: string, afterSeq?: number): Generator<RawMessage>
+  iterateRaw(search: string, afterSeq?: number, opts?: SearchOptions): Generator<RawMessage>
   dbSizeBytes(): number
 }
 
@@ -124,8 +124,8 @@ export function createReader(db: Database.Database, path: string): Reader {
    * `message_raw r`. A full-text search walks its index; any other search starts at its first
    * match, found through the index its condition can use, rather than at seq 0.
    */
-  function* pages<Row extends { seq: number }>(search: string, columns: string, afterSeq: number): Generator<Row> {
-    const f = compileSearch(search)
+  function* pages<Row extends { seq: number }>(search: string, columns: string, afterSeq: number, opts: SearchOptions): Generator<Row> {
+    const f = compileSearch(search, opts)
     const d = f.driver
     const query = (cols: string, withRaw: boolean): string => {
       const raw = withRaw ? 'JOIN message_raw r ON r.seq = m.seq' : ''
@@ -173,8 +173,8 @@ export function createReader(db: Database.Database, path: string): Reader {
       return row && decodeRaw(row.raw, row.codec)
     },
 
-    latestId(search) {
-      const f = compileSearch(search ?? '')
+    latestId(search, opts = {}) {
+      const f = compileSearch(search ?? '', opts)
       return db
         .prepare<unknown[], string>(`SELECT m.id FROM messages m WHERE ${f.where} ORDER BY m.received_at DESC, m.seq DESC LIMIT 1`)
         .pluck()
@@ -203,10 +203,10 @@ export function createReader(db: Database.Database, path: string): Reader {
       return { total: totals.total, unread: totals.unread, messagesCount: matching.total, messagesUnread: matching.unread, start, messages: rows.map(toStored) }
     },
 
-    neighbours(id, search) {
+    neighbours(id, search, opts = {}) {
       const row = db.prepare<[string], { seq: number; received_at: number }>('SELECT seq, received_at FROM messages WHERE id = ?').get(id)
       if (!row) throw new AppError('NOT_FOUND', `message ${id} not found`)
-      const f = compileSearch(search ?? '')
+      const f = compileSearch(search ?? '', opts)
       const newer = db
         .prepare<unknown[], string>(`SELECT m.id FROM messages m WHERE ${f.where} AND (m.received_at > ? OR (m.received_at = ? AND m.seq > ?))
           ORDER BY m.received_at ASC, m.seq ASC LIMIT 1`)
@@ -236,14 +236,14 @@ export function createReader(db: Database.Database, path: string): Reader {
       return out
     },
 
-    *iterate(search, afterSeq = 0) {
-      for (const r of pages<MessageRow & { raw: Buffer; raw_codec: string | null }>(search, `${ROW_COLUMNS}, r.raw, r.codec AS raw_codec`, afterSeq)) {
+    *iterate(search, afterSeq = 0, opts = {}) {
+      for (const r of pages<MessageRow & { raw: Buffer; raw_codec: string | null }>(search, `${ROW_COLUMNS}, r.raw, r.codec AS raw_codec`, afterSeq, opts)) {
         yield { message: toStored(r), raw: decodeRaw(r.raw, r.raw_codec) }
       }
     },
 
-    *iterateRaw(search, afterSeq = 0) {
-      const rows = pages<RawMessage & { codec: string | null }>(search, 'm.seq, m.id, m.mail_from AS mailFrom, m.received_at AS receivedAt, r.raw, r.codec', afterSeq)
+    *iterateRaw(search, afterSeq = 0, opts = {}) {
+      const rows = pages<RawMessage & { codec: string | null }>(search, 'm.seq, m.id, m.mail_from AS mailFrom, m.received_at AS receivedAt, r.raw, r.codec', afterSeq, opts)
       for (const { codec, ...r } of rows) yield { ...r, raw: decodeRaw(r.raw, codec) }
     },
 

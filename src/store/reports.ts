@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { compileSearch } from './search-query.js'
+import { compileSearch, type SearchOptions } from './search-query.js'
 
 // Aggregate reads over the whole store (statistics, backscatter groups), as domain objects in
 // camelCase; src/http shapes them for the API. They scan many rows, so they run in the reader pool.
@@ -41,7 +41,7 @@ export interface Backscatter {
 export interface Reports {
   stats(now?: number): StoreStats
   /** Bounces grouped by the server that really sent the bounced mail, and by the forged sender. */
-  backscatter(search: string, limit?: number): Backscatter
+  backscatter(search: string, limit?: number, opts?: SearchOptions): Backscatter
 }
 
 export function createReports(db: Database.Database): Reports {
@@ -81,8 +81,8 @@ export function createReports(db: Database.Database): Reports {
       }
     },
 
-    backscatter(search, limit = 50) {
-      const f = compileSearch(search)
+    backscatter(search, limit = 50, opts = {}) {
+      const f = compileSearch(search, opts)
       const where = `m.kind = 'bounce' AND ${f.where}`
       type GroupRow = { k: string | null; host: string | null; n: number; first: number; last: number; subjects: string }
       const group = (keyExpr: string, hostExpr: string): BackscatterGroup[] =>

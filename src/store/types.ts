@@ -98,5 +98,5 @@ export interface Page {
   messages: StoredMessage[]
 }
 
-/** Which messages an operation applies to: listed IDs, a search, or everything. */
-export type Selection = { ids: string[] } | { search: string } | { all: true }
+/** Which messages an operation applies to: listed IDs, a search (date-only values read in `tz`, UTC when unset), or everything. */
+export type Selection = { ids: string[] } | { search: string; tz?: string } | { all: true }

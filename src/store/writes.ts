@@ -127,7 +127,7 @@ export function createWrites(db: Database.Database, opts: WritesOptions = {}): W
 
   function selectionWhere(sel: Selection): { where: string; params: (string | number)[] } {
     if ('all' in sel) return { where: '1', params: [] }
-    if ('search' in sel) return compileSearch(sel.search)
+    if ('search' in sel) return compileSearch(sel.search, sel.tz ? { tz: sel.tz } : {})
     if (sel.ids.length === 0) return { where: '0', params: [] }
     return { where: `m.id IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(sel.ids)] }
   }

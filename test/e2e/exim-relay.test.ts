@@ -191,11 +191,26 @@ describe.skipIf(!canRun)('routing listed senders from a real Exim', () => {
       const m = got.get(subject)
       expect(m, subject).toBeDefined()
       const { Envelope: env, Auth: auth, Tags: tags } = m!.message
-      // The connection is Exim's; the original client comes from the Received line it wrote.
-      expect(env).toMatchObject({ ClientIP: '127.0.0.1', IPSource: 'connection', Listener: listener, MailFrom: from, RcptTo: ['victim@target.example'] })
+      // The connection is Exim's; the stored client is the one its Received line names, Exim the relay.
+      expect(env).toMatchObject({
+        ClientIP: CLIENT_IP,
+        IPSource: 'received',
+        Helo: CLIENT_HELO,
+        Relay: { IP: '127.0.0.1' },
+        Listener: listener,
+        MailFrom: from,
+        RcptTo: ['victim@target.example'],
+      })
       expect(auth?.SPF).toMatchObject({ IP: CLIENT_IP, IPSource: 'received', Helo: CLIENT_HELO })
       expect(tags).toContain('capture')
     }
+    // Searches see the original client, not Exim.
+    const ids = async (q: string): Promise<string[]> =>
+      (await capture.api<Listed>('/api/v1/search?query=' + encodeURIComponent(q))).body.messages.map((x) => x.ID).sort()
+    const both = [got.get('listed sender')!.message.ID, got.get('listed domain')!.message.ID].sort()
+    expect(await ids(`ip:${CLIENT_IP}`)).toEqual(both)
+    expect(await ids(`helo:${CLIENT_HELO}`)).toEqual(both)
+    expect(await ids('ip:127.0.0.1')).toEqual([])
   })
 
   it('stores what Exim passed on: its Received line, then the sender\'s bytes unchanged', async () => {

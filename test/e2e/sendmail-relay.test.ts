@@ -143,7 +143,17 @@ describe.skipIf(!canRun)('routing a suspect recipient domain from a real sendmai
   it('captures the suspect domain through the holdmail mailer, with the original client from sendmail\'s Received line', async () => {
     const m = (await bySubject(capture)).get('suspect recipient domain')
     expect(m).toBeDefined()
-    expect(m!.message.Envelope).toMatchObject({ ClientIP: '127.0.0.1', IPSource: 'connection', MailFrom: 'alice@legit.example', RcptTo: ['bob@suspect.example'] })
+    // The connection is sendmail's; the stored client is the one its Received line names, sendmail the relay.
+    expect(m!.message.Envelope).toMatchObject({
+      ClientIP: CLIENT_IP,
+      IPSource: 'received',
+      Helo: CLIENT_HELO,
+      Relay: { IP: '127.0.0.1' },
+      MailFrom: 'alice@legit.example',
+      RcptTo: ['bob@suspect.example'],
+    })
+    const found = await capture.api<Listed>('/api/v1/search?query=' + encodeURIComponent(`ip:${CLIENT_IP} helo:${CLIENT_HELO}`))
+    expect(found.body.messages.map((x) => x.ID)).toEqual([m!.message.ID])
     expect(m!.message.Auth?.SPF).toMatchObject({ IP: CLIENT_IP, IPSource: 'received', Helo: CLIENT_HELO })
     expect(m!.message.Tags).toContain('capture')
     const original = sent['suspect recipient domain']!

@@ -80,11 +80,18 @@ export async function startTestApp(
   }
 }
 
-/** A line-oriented raw SMTP client for protocol edge cases. */
+/**
+ * A line-oriented raw SMTP client for protocol edge cases. It can pick its local address (127.0.0.x,
+ * for per-client limits and trusted-relay tests) and leave the greeting unread (for tests of what
+ * happens before or instead of it).
+ */
 export class RawSmtp {
   private buffer = ''
   private waiters: (() => void)[] = []
   readonly lines: string[] = []
+  /** Resolves when the server has closed the connection (end or close). */
+  readonly ended: Promise<void>
+
   private constructor(readonly socket: Socket) {
     socket.setEncoding('latin1')
     socket.on('data', (chunk: string) => {
@@ -94,15 +101,24 @@ export class RawSmtp {
         this.lines.push(this.buffer.slice(0, i))
         this.buffer = this.buffer.slice(i + 2)
       }
-      for (const w of this.waiters.splice(0)) w()
+      this.wake()
     })
-    socket.on('close', () => {
-      for (const w of this.waiters.splice(0)) w()
+    // A reset by the server ends the connection like a close: reply() then throws, nothing is unhandled.
+    socket.on('error', () => this.wake())
+    this.ended = new Promise((resolve) => {
+      socket.once('end', () => resolve())
+      socket.once('close', () => resolve())
     })
+    void this.ended.then(() => this.wake())
   }
 
-  static async open(port: number, host = '127.0.0.1', opts: { waitGreeting?: boolean } = {}): Promise<RawSmtp> {
-    const socket = connect(port, host)
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  /** Connects and, unless `waitGreeting` is false, reads the greeting. */
+  static async open(port: number, host = '127.0.0.1', opts: { waitGreeting?: boolean; localAddress?: string | undefined } = {}): Promise<RawSmtp> {
+    const socket = connect({ port, host, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) })
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve)
       socket.once('error', reject)
@@ -142,6 +158,15 @@ export class RawSmtp {
   close(): void {
     this.socket.destroy()
   }
+}
+
+/** Waits, one event-loop turn at a time, until `cond` holds (state the server updates on its own events). */
+export async function until(cond: () => boolean, what: string, maxTurns = 200_000): Promise<void> {
+  for (let i = 0; i < maxTurns; i++) {
+    if (cond()) return
+    await new Promise((r) => setImmediate(r))
+  }
+  throw new Error('never happened: ' + what)
 }
 
 /**

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { AppError } from '../../src/errors.js'
 import { createSmtpChaos, createSmtpListener, type RejectReason, type SmtpChaos, type SmtpListener } from '../../src/smtp/index.js'
 import { createMessageStore, type MessageStore } from '../../src/store/index.js'
-import { RawClient } from './raw-client.js'
+import { RawSmtp } from '../helpers/test-app.js'
 
 // Mailpit's chaos triggers on the SMTP side: MAIL FROM, RCPT TO and AUTH answered with the
 // trigger's code at its probability, only with --enable-chaos.
@@ -17,7 +17,7 @@ describe('SMTP chaos triggers', () => {
   let dir = ''
   let store: MessageStore | null = null
   let listener: SmtpListener | null = null
-  const clients: RawClient[] = []
+  const clients: RawSmtp[] = []
 
   async function start(opts: { enableChaos?: boolean; chaos?: SmtpChaos; rejected?: RejectReason[] }): Promise<number> {
     dir = mkdtempSync(join(tmpdir(), 'holdmail-chaos-'))
@@ -41,8 +41,8 @@ describe('SMTP chaos triggers', () => {
     return (await listener.listen()).port
   }
 
-  const session = async (port: number): Promise<RawClient> => {
-    const c = await RawClient.open(port)
+  const session = async (port: number): Promise<RawSmtp> => {
+    const c = await RawSmtp.open(port, '127.0.0.1', { waitGreeting: false })
     clients.push(c)
     expect(await c.reply()).toMatch(/^220 /)
     expect(await c.command('EHLO dev.example')).toMatch(/^250/)

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { parseCidrList } from '../../src/config/index.js'
 import { createSmtpListener, type ListenerKind, type SmtpListener } from '../../src/smtp/index.js'
 import { createMessageStore, type MessageStore, type StoredMessage } from '../../src/store/index.js'
-import { RawClient } from './raw-client.js'
+import { RawSmtp } from '../helpers/test-app.js'
 
 // A client that half-closes the connection (shutdown(SHUT_WR): FIN after its last command) still
 // reads the replies. Exim's smtp transport does exactly this when no other message waits for the
@@ -21,7 +21,7 @@ describe('a client that half-closes the connection', () => {
   let dir = ''
   let store: MessageStore | null = null
   let listener: SmtpListener | null = null
-  const clients: RawClient[] = []
+  const clients: RawSmtp[] = []
 
   async function start(kind: ListenerKind = 'smtp'): Promise<{ port: number; stored: StoredMessage[] }> {
     dir = mkdtempSync(join(tmpdir(), 'holdmail-halfclose-'))
@@ -45,8 +45,8 @@ describe('a client that half-closes the connection', () => {
     return { port, stored }
   }
 
-  const open = async (port: number): Promise<RawClient> => {
-    const c = await RawClient.open(port)
+  const open = async (port: number): Promise<RawSmtp> => {
+    const c = await RawSmtp.open(port, '127.0.0.1', { waitGreeting: false })
     clients.push(c)
     return c
   }

@@ -18,7 +18,7 @@ import {
 } from '../../src/smtp/index.js'
 import { clientKey, FD_RESERVE } from '../../src/smtp/smtp-limits.js'
 import { createMessageStore, type MessageStore } from '../../src/store/index.js'
-import { RawClient, until } from './raw-client.js'
+import { RawSmtp, until } from '../helpers/test-app.js'
 
 // Connection limits, the DATA deadline, the per-command deadline and the DATA memory budget,
 // against a listener on a real socket with a database file, driven by raw SMTP.
@@ -37,7 +37,7 @@ interface Harness {
 describe('SMTP limits', () => {
   let dir = ''
   let h: Harness | null = null
-  const clients: RawClient[] = []
+  const clients: RawSmtp[] = []
   const sockets: Socket[] = []
 
   async function start(opts: {
@@ -82,8 +82,8 @@ describe('SMTP limits', () => {
     return h
   }
 
-  const open = async (port: number, localAddress?: string): Promise<RawClient> => {
-    const c = await RawClient.open(port, { localAddress })
+  const open = async (port: number, localAddress?: string): Promise<RawSmtp> => {
+    const c = await RawSmtp.open(port, '127.0.0.1', { waitGreeting: false, localAddress })
     clients.push(c)
     return c
   }
@@ -101,7 +101,7 @@ describe('SMTP limits', () => {
 
   it('refuses connections past --max-connections-per-ip with 421 4.7.0 and closes them', async () => {
     const { port, limits } = await start({ maxConnectionsPerIp: 3 })
-    const held: RawClient[] = []
+    const held: RawSmtp[] = []
     for (let i = 0; i < 3; i++) {
       const c = await open(port)
       expect(await c.reply()).toMatch(/^220 /)

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../errors.js'
 import { createDnsResolver, generateArfReport, lintSpf } from '../../mail/analysis/index.js'
 import type { HttpDeps } from '../deps.js'
-import { checkPageNumbers, errorSchema, idParams } from '../schemas.js'
+import { checkPageNumbers, errorSchema, idParams, searchOptions, tzSchema } from '../schemas.js'
 import { resolveMessage } from './message.js'
 import { backscatterJson, statsJson } from '../message-json.js'
 
@@ -59,7 +59,7 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     },
   )
 
-  app.get<{ Querystring: { query?: string; limit: number } }>(
+  app.get<{ Querystring: { query?: string; limit: number; tz?: string } }>(
     '/api/v1/backscatter',
     {
       preHandler: checkPageNumbers,
@@ -68,7 +68,7 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
         tags: ['analysis'],
         querystring: {
           type: 'object',
-          properties: { query: { type: 'string', maxLength: 4096 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          properties: { query: { type: 'string', maxLength: 4096 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, tz: tzSchema },
         },
         response: {
           200: { type: 'object', properties: { Bounces: { type: 'integer' }, ByOrigin: group, BySender: group } },
@@ -76,7 +76,7 @@ export async function analysisRoutes(app: FastifyInstance, deps: HttpDeps): Prom
         },
       },
     },
-    async (req) => backscatterJson(await store.backscatter(req.query.query ?? '', req.query.limit)),
+    async (req) => backscatterJson(await store.backscatter(req.query.query ?? '', req.query.limit, searchOptions(req.query.tz))),
   )
 
   app.get<{ Params: { ID: string }; Querystring: { to?: string; from?: string; type?: string } }>(

@@ -6,7 +6,7 @@ import { mboxChunks, pumpZip, type MboxItem, type ZipEntry } from '../../mail/ex
 import type { StoredMessage } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { envelopeJson } from '../message-json.js'
-import { errorSchema } from '../schemas.js'
+import { errorSchema, searchOptions, tzSchema } from '../schemas.js'
 
 // Streaming exports of a search or a selection: mboxrd or a zip of <ID>.eml plus manifest.json.
 // Memory stays flat however many messages match: the store is read in pages, one message is in
@@ -22,6 +22,7 @@ const exportQuery = {
     query: { type: 'string', maxLength: 4096, default: '', description: 'search (Mailpit syntax); empty exports every message' },
     format: { type: 'string', enum: ['mbox', 'zip'], default: 'mbox' },
     ids: { type: 'string', maxLength: MAX_IDS * 65, pattern: '^[A-Za-z0-9,]*$', description: 'comma-separated message IDs; overrides query' },
+    tz: tzSchema,
   },
 } as const
 
@@ -62,7 +63,7 @@ async function started<T>(items: AsyncGenerator<T>): Promise<AsyncGenerator<T>> 
 }
 
 export async function exportRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get<{ Querystring: { query: string; format: 'mbox' | 'zip'; ids?: string } }>(
+  app.get<{ Querystring: { query: string; format: 'mbox' | 'zip'; ids?: string; tz?: string } }>(
     '/api/v1/export',
     {
       schema: {
@@ -83,17 +84,18 @@ export async function exportRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       const { format } = req.query
       const ids = (req.query.ids ?? '').split(',').filter(Boolean).slice(0, MAX_IDS)
       const search = req.query.query.trim()
+      const opts = searchOptions(req.query.tz)
       // An mbox needs only the envelope sender, receive time and bytes: the store reads just those.
       const mboxItems = (): AsyncGenerator<MboxItem> =>
         ids.length
           ? (async function* () {
               for await (const { message, raw } of byIds(deps, ids)) yield { mailFrom: message.envelope.mailFrom, receivedAt: message.envelope.receivedAt, raw }
             })()
-          : deps.store.iterateRaw(search)
+          : deps.store.iterateRaw(search, opts)
       const source =
         format === 'mbox'
           ? { format, items: await started(mboxItems()) }
-          : { format, items: await started(ids.length ? byIds(deps, ids) : deps.store.iterate(search)) }
+          : { format, items: await started(ids.length ? byIds(deps, ids) : deps.store.iterate(search, opts)) }
 
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
       reply

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js'
 import type { Selection } from '../../store/index.js'
 import type { HttpDeps } from '../deps.js'
 import { listItemJson } from '../message-json.js'
-import { checkPageNumbers, errorSchema, idsBody, messagesSummarySchema, okText, pageLimitSchema, pageStartSchema } from '../schemas.js'
+import { checkPageNumbers, errorSchema, idsBody, messagesSummarySchema, okText, pageLimitSchema, pageStartSchema, searchOptions, tzSchema } from '../schemas.js'
 
 const pageQuery = {
   type: 'object',
@@ -21,7 +21,7 @@ const searchQuery = {
     query: { type: 'string', maxLength: 4096 },
     start: pageStartSchema,
     limit: pageLimitSchema,
-    tz: { type: 'string', maxLength: 64 },
+    tz: tzSchema,
   },
 } as const
 
@@ -29,7 +29,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   const { store } = deps
 
   const page = async (search: string, start: number, limit: number, tz?: string): Promise<Record<string, unknown>> => {
-    const [p, tags] = await Promise.all([store.list({ search, start, limit, ...(tz ? { tz } : {}) }), store.listTags()])
+    const [p, tags] = await Promise.all([store.list({ search, start, limit, ...searchOptions(tz) }), store.listTags()])
     return {
       total: p.total,
       unread: p.unread,
@@ -56,12 +56,13 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     async (req) => page('', req.query.start, req.query.limit),
   )
 
-  app.put<{ Body: { IDs?: string[]; Read?: boolean; Search?: string } | null }>(
+  app.put<{ Body: { IDs?: string[]; Read?: boolean; Search?: string } | null; Querystring: { tz?: string } }>(
     '/api/v1/messages',
     {
       schema: {
         summary: 'Mark messages read or unread: by IDs, by search, or all when neither is given',
         tags: ['messages'],
+        querystring: { type: 'object', properties: { tz: tzSchema } },
         body: {
           type: ['object', 'null'],
           properties: {
@@ -75,7 +76,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     },
     async (req, reply) => {
       const body = req.body ?? {}
-      const selection: Selection = body.IDs?.length ? { ids: body.IDs } : body.Search ? { search: body.Search } : { all: true }
+      const selection: Selection = body.IDs?.length ? { ids: body.IDs } : body.Search ? { search: body.Search, ...searchOptions(req.query.tz) } : { all: true }
       const changed = await store.setRead(selection, body.Read === true)
       if (changed) deps.events.emit('ids' in selection ? { type: 'update', ids: selection.ids, read: body.Read === true } : { type: 'update' })
       return reply.type('text/plain; charset=utf-8').send('ok')
@@ -114,7 +115,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     async (req) => page(req.query.query, req.query.start, req.query.limit, req.query.tz),
   )
 
-  app.delete<{ Querystring: { query: string } }>(
+  app.delete<{ Querystring: { query: string; tz?: string } }>(
     '/api/v1/search',
     {
       schema: {
@@ -127,7 +128,7 @@ export async function messagesRoutes(app: FastifyInstance, deps: HttpDeps): Prom
     async (req, reply) => {
       const query = req.query.query.trim()
       if (!query) throw new AppError('BAD_QUERY', 'an empty search matches everything; use DELETE /api/v1/messages to delete all')
-      const removed = await store.delete({ search: query })
+      const removed = await store.delete({ search: query, ...searchOptions(req.query.tz) })
       if (removed) deps.events.emit({ type: 'delete' })
       return reply.type('text/plain; charset=utf-8').send('ok')
     },

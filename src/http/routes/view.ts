@@ -2,7 +2,7 @@ import type {} from '@fastify/swagger' // route schemas carry OpenAPI summary/ta
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../errors.js'
 import type { HttpDeps, ParsedMessage } from '../deps.js'
-import { errorSchema, idParams } from '../schemas.js'
+import { errorSchema, idParams, searchOptions, tzSchema } from '../schemas.js'
 import { resolveMessage } from './message.js'
 
 // The sample's HTML, on its own endpoint, for a sandboxed iframe. The CSP allows no scripts, no
@@ -109,14 +109,14 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
 
   // Previous/next for the message view: "Previous" is the newer neighbour and "Next" the older one,
   // as the list is newest first, within the same search the list shows.
-  app.get<{ Params: { ID: string }; Querystring: { query: string } }>(
+  app.get<{ Params: { ID: string }; Querystring: { query: string; tz?: string } }>(
     '/api/v1/message/:ID/neighbours',
     {
       schema: {
         summary: 'The newer (Previous) and older (Next) message IDs within a search (holdmail)',
         tags: ['message'],
         params: idParams,
-        querystring: { type: 'object', properties: { query: { type: 'string', maxLength: 4096, default: '' } } },
+        querystring: { type: 'object', properties: { query: { type: 'string', maxLength: 4096, default: '' }, tz: tzSchema } },
         response: {
           200: {
             type: 'object',
@@ -129,7 +129,7 @@ export async function viewRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     },
     async (req) => {
       const m = await resolveMessage(deps, req.params.ID)
-      const n = await deps.store.neighbours(m.id, req.query.query.trim())
+      const n = await deps.store.neighbours(m.id, req.query.query.trim(), searchOptions(req.query.tz))
       return { Previous: n.previous, Next: n.next }
     },
   )

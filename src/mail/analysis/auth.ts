@@ -3,9 +3,8 @@ import { authenticate } from 'mailauth'
 import { inAnyCidr, normalizeIp, type Cidr } from '../../config/index.js'
 import type { Envelope, IpSource } from '../../store/index.js'
 import type { Analyser } from '../indexer.js'
-import { readHeaders } from '../headers.js'
 import { createDnsResolver, type DnsResolve } from './dns-resolver.js'
-import { parseReceivedFrom } from './received.js'
+import { clientFromReceived } from './received.js'
 
 /** RFC 8601 §2.7 result words, plus our marker for "checks switched off". */
 export type AuthResultWord =
@@ -27,24 +26,19 @@ export interface AuthAnalyserOptions {
 
 // mailauth writes this name into its Received-SPF comments; the stored message never sees it.
 const MTA_NAME = 'holdmail'
-// A relay chain deeper than this is a loop or a forged header pile, not a real mail path.
-const MAX_TRUSTED_HOPS = 10
 
-/** The original client: who handed the message to the first trusted host (RFC 7208 §2.4 "the SMTP client"). */
+/**
+ * The original client: who handed the message to the first trusted host (RFC 7208 §2.4 "the SMTP client").
+ * The SMTP listener stores it in the envelope (ipSource 'xclient', 'xforward' or 'received'); a message
+ * stored before the listener read Received fields still has the relay there, and its chain is read here.
+ */
 export function originalClient(raw: Buffer, envelope: Envelope, trustedRelays: readonly Cidr[]): { ip: string; helo: string; source: IpSource } {
   const connIp = normalizeIp(envelope.clientIp)
   if (envelope.ipSource !== 'connection' || !inAnyCidr(trustedRelays, connIp)) {
     return { ip: connIp, helo: envelope.helo, source: envelope.ipSource }
   }
-  // The relay prepended its Received field; when several trusted relays passed the message along,
-  // each added one above the previous, so walk down until a hop comes from outside the trusted set.
-  const received = readHeaders(raw).filter((h) => h.name.toLowerCase() === 'received')
-  for (const h of received.slice(0, MAX_TRUSTED_HOPS)) {
-    const hop = parseReceivedFrom(h.value)
-    if (!hop.ip) break
-    if (inAnyCidr(trustedRelays, hop.ip)) continue
-    return { ip: hop.ip, helo: hop.helo ?? '', source: 'received' }
-  }
+  const hop = clientFromReceived(raw, trustedRelays)
+  if (hop) return { ip: hop.ip, helo: hop.helo ?? '', source: 'received' }
   return { ip: connIp, helo: envelope.helo, source: 'connection' }
 }
 

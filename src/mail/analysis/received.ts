@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { inAnyCidr, normalizeIp, parseCidr, type Cidr } from '../../config/index.js'
+import { readHeaders } from '../headers.js'
 
 /** The "from" clause of one Received header (RFC 5321 §4.4): who handed the message to the host that wrote it. */
 export interface ReceivedFrom {
@@ -45,6 +46,35 @@ export function parseReceivedFrom(value: string): ReceivedFrom {
     host = rdns ?? null // the first word is only the client's claim (HELO), not a looked-up name
   }
   return { ip, helo: helo || null, host }
+}
+
+// The Received fields a trusted relay prepends sit at the top of the header block: reading its first
+// 64 KiB finds them in any real message, and bounds the work a hostile header pile can cause (this
+// runs on the SMTP loop for mail from trusted relays, before the reply).
+const RECEIVED_SCAN_BYTES = 64 * 1024
+// A relay chain deeper than this is a loop or a forged header pile, not a real mail path.
+const MAX_TRUSTED_HOPS = 10
+// The "from" clause opens a Received field and fits in its first lines (RFC 5321 §4.5.3.1.6: 1000
+// octets a line); only this much of a field is parsed, so a forged 60 KiB field costs no more.
+const RECEIVED_FIELD_CHARS = 4096
+
+/**
+ * The client that handed the message to the first trusted host (RFC 7208 §2.4 "the SMTP client"), read
+ * from the Received fields at the top of a message that a trusted relay passed on: the relay prepended
+ * its field, and when several trusted relays passed the message along each added one above the
+ * previous, so this walks down until a hop comes from outside the trusted set. Null when a field has
+ * no readable client IP first, or every hop within reach was trusted: then the chain says nothing
+ * and the connection's facts stand.
+ */
+export function clientFromReceived(raw: Buffer, trustedRelays: readonly Cidr[]): (ReceivedFrom & { ip: string }) | null {
+  const received = readHeaders(raw.subarray(0, RECEIVED_SCAN_BYTES)).filter((h) => h.name.toLowerCase() === 'received')
+  for (const h of received.slice(0, MAX_TRUSTED_HOPS)) {
+    const hop = parseReceivedFrom(h.value.slice(0, RECEIVED_FIELD_CHARS))
+    if (!hop.ip) return null
+    if (inAnyCidr(trustedRelays, hop.ip)) continue
+    return { ...hop, ip: hop.ip }
+  }
+  return null
 }
 
 // RFC 6890 special-purpose ranges that never identify a sender on the Internet. The documentation
