@@ -62,10 +62,13 @@ const thumbnailer = createThumbnailer()
 const webhook = config.webhookUrl ? createWebhook({ url: config.webhookUrl, logger }) : null
 // The webhook posts each message once it is indexed (its summary has subject and addresses); a
 // point read on this thread's connection, off the SMTP thread.
+// Only a message the webhook will queue is read: with a slow receiver the queue stays full, and
+// reading each new message only to drop its summary would cost the HTTP thread for nothing.
 const toWebhook = async (ids: string[]): Promise<void> => {
   for (const id of ids) {
+    if (!webhook?.wants(id)) continue
     const m = await store.get(id)
-    if (m) webhook?.push(id, listItemJson(m))
+    if (m) webhook.push(id, listItemJson(m))
   }
 }
 

@@ -25,6 +25,11 @@ export interface WebhookOptions {
 export interface Webhook {
   /** Queues one message's summary; a message already posted (or queued) is not posted again. */
   push(id: string, payload: unknown): void
+  /**
+   * Whether push(id) would queue a summary now. When the queue is full the message counts as
+   * dropped here, so that the caller does not read and serialise a message only to drop it.
+   */
+  wants(id: string): boolean
   /** Stops after the request in flight (pending payloads are dropped). */
   close(): Promise<void>
   stats(): { queued: number; sent: number; failed: number; dropped: number }
@@ -90,16 +95,25 @@ export function createWebhook(options: WebhookOptions): Webhook {
     }
   }
 
+  const remember = (id: string): void => {
+    seen.add(id)
+    if (seen.size > SEEN_IDS_MAX) seen.delete(seen.values().next().value!)
+  }
+
+  const wants = (id: string): boolean => {
+    if (closed || seen.has(id)) return false
+    if (queue.length < o.queueMax) return true
+    remember(id)
+    counts.dropped++
+    if (counts.dropped === 1 || counts.dropped % 1000 === 0) logger.warn({ dropped: counts.dropped, url: o.url }, 'webhook queue full; summaries dropped')
+    return false
+  }
+
   return {
+    wants,
     push(id, payload) {
-      if (closed || seen.has(id)) return
-      seen.add(id)
-      if (seen.size > SEEN_IDS_MAX) seen.delete(seen.values().next().value!)
-      if (queue.length >= o.queueMax) {
-        counts.dropped++
-        if (counts.dropped === 1 || counts.dropped % 1000 === 0) logger.warn({ dropped: counts.dropped, url: o.url }, 'webhook queue full; summaries dropped')
-        return
-      }
+      if (!wants(id)) return
+      remember(id)
       queue.push({ id, body: JSON.stringify(payload) })
       const start = (): void => {
         running ??= drain().finally(() => {

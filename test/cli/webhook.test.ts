@@ -56,8 +56,13 @@ describe('webhook queue', () => {
     expect(hook.stats()).toMatchObject({ queued: 2, dropped: 2, sent: 0 })
     hook.push('b', { ID: 'b' }) // already queued: not again
     expect(hook.stats()).toMatchObject({ queued: 2, dropped: 2 })
+    // Asked first (before the caller reads the message): a full queue says no and counts the drop.
+    expect(hook.wants('b')).toBe(false)
+    expect(hook.wants('f')).toBe(false)
+    expect(hook.stats()).toMatchObject({ queued: 2, dropped: 3 })
     held.shift()!.writeHead(204).end()
     await r.arrived(2)
+    expect(hook.wants('g')).toBe(true) // 'b' left the queue: room for one
     held.shift()!.writeHead(204).end()
     await r.arrived(3)
     held.shift()!.writeHead(204).end()
