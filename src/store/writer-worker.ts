@@ -79,10 +79,10 @@ const RESERVE_MAX_BYTES = 8 * 1024 * 1024
 // Messages per delete transaction once the disk is full.
 const FULL_DISK_DELETE_BATCHES = [100, 10, 1]
 const reservePath = `${path}-reserve`
+const reserveOf = (fs: { blocks: number; bsize: number }): number => Math.min(RESERVE_MAX_BYTES, Math.floor((fs.blocks * fs.bsize) / 8))
 function reserveBytes(): number {
   try {
-    const fs = statfsSync(dirname(path))
-    return Math.min(RESERVE_MAX_BYTES, Math.floor((fs.blocks * fs.bsize) / 8))
+    return reserveOf(statfsSync(dirname(path)))
   } catch {
     return RESERVE_MAX_BYTES
   }
@@ -120,7 +120,7 @@ function keepReserve(): boolean {
 function roomFor(bytes: number): boolean {
   try {
     const fs = statfsSync(dirname(path))
-    return fs.bavail * fs.bsize >= 2 * bytes + reserveBytes()
+    return fs.bavail * fs.bsize >= 2 * bytes + reserveOf(fs)
   } catch {
     return true // no answer from the file system: SQLite's own SQLITE_FULL is the last word
   }
