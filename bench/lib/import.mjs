@@ -12,11 +12,11 @@
 // Both stores are then checked: the number of rows equals the number generated, and the SHA-256 of
 // every stored message matches one generated message (byte-exact, none missing, none twice).
 //
-// The import does not go through a server's writer thread: it opens its own connection to the
-// database file and runs the writer's insert statements (src/store/writes.ts) in transactions of
-// up to 200 messages, so it can run beside a server (SQLite WAL, busy timeout). Here it runs alone
-// on its database; a server's indexer would parse the rows later, while `serve` indexes during
-// the SMTP run (that CPU is part of the SMTP figure, as in production).
+// The import runs a writer thread of its own (the one `serve` runs: it hashes, compresses and
+// commits while the import's main thread reads and splits the mbox), so it can run beside a
+// server (SQLite WAL, busy timeout). Here it runs alone on its database; a server's indexer would
+// parse the rows later, while `serve` indexes during the SMTP run (that CPU is part of the SMTP
+// figure, as in production).
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs'

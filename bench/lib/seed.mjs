@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createMessageStore } from '../../dist/store/index.js'
 
-export const SEED_FORMAT = 2 // bump when the generated data changes, so cached files are rebuilt
+export const SEED_FORMAT = 3 // bump when the generated data changes, so cached files are rebuilt
 const BATCH_ROWS = 20_000
 const DAY_MS = 86_400_000
 const INDEX_TEXT_CHARS = 64 * 1024 // what holdmail indexes of a message's text (src/mail/summary.ts)
@@ -124,6 +124,9 @@ export async function seedDatabase(path, count, { log = () => {} } = {}) {
   // subject and addresses as the word index, the attachments' names (none here) and the first
   // 64 KiB of the text with whitespace runs made one space.
   const insSubstring = db.prepare('INSERT INTO messages_substring_fts (rowid, subject, addresses, names, body) VALUES (?, ?, ?, ?, ?)')
+  // The trigram index of from:/to: (migration 002), which holdmail fills through its UPDATE trigger
+  // when a summary sets from_search and to_search; rows inserted with them set need it directly.
+  const insSearch = db.prepare('INSERT INTO messages_search_fts (rowid, from_search, to_search) VALUES (?, ?, ?)')
 
   const { vocab, senders: from } = seedPlan()
   const rnd = mulberry32(count ^ 0x5eed)
@@ -159,10 +162,11 @@ export async function seedDatabase(path, count, { log = () => {} } = {}) {
       )
       const flat = body.replace(/\s+/g, ' ')
       const snippet = flat.length > 250 ? flat.slice(0, 250) + '…' : flat
+      const fromSearch = `${sender.name} ${sender.address}`.toLowerCase()
       insMsg.run(
         seq, id, receivedAt, ip, ip4, 1024 + (seq % 60000), `mx.${sender.address.split('@')[1]}`, sender.address,
         raw.length, createHash('sha256').update(raw).digest('hex'), `c${seq.toString(36)}`, rnd() < 0.3 ? 1 : 0,
-        receivedAt + 50, subject, sender.name, sender.address, `${sender.name} ${sender.address}`.toLowerCase(), rcpt,
+        receivedAt + 50, subject, sender.name, sender.address, fromSearch, rcpt,
         JSON.stringify({ To: [{ Name: '', Address: rcpt }], Cc: [], Bcc: [], ReplyTo: [] }), receivedAt - 5000,
         messageId, '', snippet,
       )
@@ -171,6 +175,7 @@ export async function seedDatabase(path, count, { log = () => {} } = {}) {
       const addresses = `${sender.name} ${sender.address}  ${rcpt}` // "Name Address" per address; the To has no name
       insFts.run(seq, subject, addresses, body)
       insSubstring.run(seq, subject, addresses, '', flat.slice(0, INDEX_TEXT_CHARS))
+      insSearch.run(seq, fromSearch, rcpt)
     }
   })
   for (let lo = 1; lo <= count; lo += BATCH_ROWS) {

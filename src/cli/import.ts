@@ -5,23 +5,24 @@ import { AppError } from '../errors.js'
 import { readHeaders } from '../mail/index.js'
 import { findSources, readSource, type SourceMessage } from '../mail/mailbox-reader.js'
 import { openDatabase } from '../store/database.js'
-import { newMessageId } from '../store/index.js'
+import { newMessageId, type InsertRequest } from '../store/index.js'
 import type { Envelope } from '../store/index.js'
-import { createWrites, type InsertRequest } from '../store/writes.js'
+import { createThreadWriter } from '../store/writer.js'
 import { createProgress, formatBytes } from './progress.js'
 
 // `holdmail import PATH...`: existing archives (.eml, mbox, Maildir, folders of them) into the
-// database a server uses, byte-exact, through the same insert statements as the server's writer.
-// Each batch is one transaction, so an interrupted import leaves whole messages only. SQLite's WAL
-// and busy timeout let it run beside a server; the server's indexer finds the new rows by polling.
+// database a server uses, byte-exact, through a writer thread of its own, the one `serve` runs:
+// this thread reads and splits the archives while the writer hashes, compresses and commits, each
+// group of messages one transaction, so an interrupted import leaves whole messages only. SQLite's
+// WAL and busy timeout let it run beside a server; the server's indexer finds the new rows by polling.
 
 export const IMPORT_USAGE = `usage: holdmail import [--db PATH] [--tag TAG]... [--skip-duplicates] [--max-message-size BYTES] [--compression 0..3] PATH...
   PATH: .eml files, mbox files, Maildir folders, or folders of them`
 
-// A batch is one transaction: big enough to amortise its fsync, small enough that a server beside
-// the import never waits long for the write lock (SQLite has one writer at a time).
-const BATCH_MESSAGES = 200
-const BATCH_BYTES = 8 * 1024 * 1024
+// Messages handed to the writer and not yet committed: enough to keep it busy (it commits what has
+// arrived each turn, as for SMTP), bounded so that a big archive is not read into memory at once.
+const IN_FLIGHT_MESSAGES = 2000
+const IN_FLIGHT_BYTES = 64 * 1024 * 1024
 
 export interface ImportArgs {
   paths: string[]
@@ -108,9 +109,9 @@ export async function runImport(argv: readonly string[], env: Readonly<Record<st
   }
 
   const db = openDatabase(config.dbPath, { migrate: true })
+  const writer = createThreadWriter(config.dbPath, { compression: config.compression })
   const result: ImportResult = { stored: 0, bytes: 0, duplicates: 0, problems: [], sources: found.sources.length, ignored: found.ignored }
   try {
-    const writes = createWrites(db, { compression: config.compression })
     const seen = new Set<string>()
     if (args.skipDuplicates) {
       const existing = db.prepare<[], { sha256: string; mail_from: string; rcpts: string | null }>(
@@ -126,24 +127,30 @@ export async function runImport(argv: readonly string[], env: Readonly<Record<st
     const connectionId = randomBytes(8).toString('hex')
     let transaction = 0
     let readBytes = 0
-    let batch: InsertRequest[] = []
-    let batchBytes = 0
-    let origins: string[] = []
-
-    const flush = (): void => {
-      if (batch.length === 0) return
-      const results = writes.insertBatch(batch)
-      results.forEach((r, i) => {
-        if ('error' in r) result.problems.push({ origin: origins[i]!, error: `not stored: ${r.error}` })
-        else {
+    // Commits come back in the order the messages were handed over; the oldest is awaited when the
+    // bound is reached.
+    const inFlight: { done: Promise<void>; bytes: number }[] = []
+    let inFlightBytes = 0
+    const settleOldest = async (): Promise<void> => {
+      const oldest = inFlight.shift()!
+      await oldest.done
+      inFlightBytes -= oldest.bytes
+    }
+    const store = (req: InsertRequest, origin: string): void => {
+      const bytes = req.raw.length // the buffer moves to the writer thread
+      const done = writer.insert(req, true).then(
+        () => {
           result.stored++
-          result.bytes += batch[i]!.raw.length
-        }
-      })
-      batch = []
-      batchBytes = 0
-      origins = []
-      progress.update(result.stored, readBytes)
+          result.bytes += bytes
+          progress.update(result.stored, readBytes)
+        },
+        (err: unknown) => {
+          const why = err instanceof Error && typeof err.cause === 'string' ? err.cause : String(err)
+          result.problems.push({ origin, error: `not stored: ${why}` })
+        },
+      )
+      inFlight.push({ done, bytes })
+      inFlightBytes += bytes
     }
 
     for (const source of found.sources) {
@@ -182,15 +189,14 @@ export async function runImport(argv: readonly string[], env: Readonly<Record<st
           pregreet: false,
           tags: args.tags,
         }
-        batch.push({ id: newMessageId(envelope.receivedAt), raw: item.raw, env: envelope })
-        origins.push(item.origin)
-        batchBytes += item.raw.length
-        if (batch.length >= BATCH_MESSAGES || batchBytes >= BATCH_BYTES) flush()
+        store({ id: newMessageId(envelope.receivedAt), raw: item.raw, env: envelope }, item.origin)
+        while (inFlight.length >= IN_FLIGHT_MESSAGES || inFlightBytes >= IN_FLIGHT_BYTES) await settleOldest()
       }
     }
-    flush()
+    while (inFlight.length) await settleOldest()
     progress.done()
   } finally {
+    await writer.close()
     db.close()
   }
 
