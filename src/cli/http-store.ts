@@ -28,13 +28,23 @@ export function createHttpStore(opts: { path: string; reader: Reader; pool: Read
   const write = writer.write.bind(writer)
 
   async function* pages<T extends { raw: Uint8Array }>(search: string, full: boolean, opts: SearchOptions): AsyncGenerator<T> {
-    let after = 0
-    for (;;) {
-      const page = await pool.run<{ items: T[]; last: number; done: boolean }>({ op: 'exportPage', search, afterSeq: after, full, ...opts }, budget.exportPage)
-      if (page.done) return
-      // Buffers arrive as plain Uint8Arrays after crossing a thread; the routes expect Buffers.
-      for (const item of page.items) yield { ...item, raw: asBuffer(item.raw) }
-      after = page.last
+    type ExportPage = { items: T[]; last: number; done: boolean }
+    const fetchPage = (after: number): Promise<ExportPage> =>
+      pool.run<ExportPage>({ op: 'exportPage', search, afterSeq: after, full, ...opts }, budget.exportPage)
+    // The next page is read in a reader thread while this one is written out (at most two pages,
+    // 16 MiB each, in memory).
+    let next = fetchPage(0)
+    try {
+      for (;;) {
+        const page = await next
+        if (page.done) return
+        next = fetchPage(page.last)
+        // Buffers arrive as plain Uint8Arrays after crossing a thread; the routes expect Buffers.
+        for (const item of page.items) yield { ...item, raw: asBuffer(item.raw) }
+      }
+    } finally {
+      // A client that went away leaves a page read ahead: its answer (or error) is dropped.
+      next.catch(() => {})
     }
   }
   return {
