@@ -86,6 +86,16 @@ describe('indexed search', () => {
       expect(page('apple', start, limit)).toEqual(want.slice(start, start + limit))
     }
     expect(store.list({ search: 'apple bulk', limit: 5 }).messagesCount).toBe(1100)
+    // Unread matches past one index read: every message unread (the count skips the unread index),
+    // some read (it looks each match up), every message read (skipped again).
+    const bulk = (): { messagesCount: number; messagesUnread: number } => store.list({ search: 'bulk', limit: 5 })
+    expect(bulk()).toMatchObject({ messagesCount: 1100, messagesUnread: 1100 })
+    const bulkIds = added.filter((a) => a.body === 'apple bulk').map((a) => a.id)
+    await store.setRead({ ids: bulkIds.slice(0, 7) }, true)
+    expect(bulk()).toMatchObject({ messagesCount: 1100, messagesUnread: 1093 })
+    await store.setRead({ ids: added.map((a) => a.id) }, true)
+    expect(bulk()).toMatchObject({ messagesCount: 1100, messagesUnread: 0 })
+    await store.setRead({ ids: added.map((a) => a.id) }, false)
     expect(store.list({ search: 'apple', limit: 5 }).messagesCount).toBe(want.length)
     const bulk3 = expected((a) => a.from.includes('bulk3@'))
     expect(page('from:bulk3@', 0, 20)).toEqual(bulk3.slice(0, 20))
