@@ -80,7 +80,9 @@ export function createListView(root, app) {
     h('span', { class: 'c-size' }, 'Size'),
     h('span', { class: 'c-ip' }, 'Client IP'),
   )
-  const list = h('div', { class: 'msglist', role: 'list', 'aria-label': 'Messages' })
+  // aria-busy until the latest request has been answered and drawn (screen readers wait for it;
+  // so can a test, rather than reading the empty list drawn before the first answer).
+  const list = h('div', { class: 'msglist', role: 'list', 'aria-label': 'Messages', 'aria-busy': 'true' })
   const empty = h('p', { class: 'empty', hidden: true })
   clear(root, toolbar, allBanner, errorBox, newPill, header, list, empty)
 
@@ -104,6 +106,7 @@ export function createListView(root, app) {
   async function load({ keepScroll = true } = {}) {
     state.loading = true
     const seq = (load.seq = (load.seq ?? 0) + 1)
+    list.setAttribute('aria-busy', 'true')
     try {
       const data = await api.list(state.query, state.page * state.limit, state.limit)
       if (seq !== load.seq) return // a newer request won
@@ -123,6 +126,7 @@ export function createListView(root, app) {
     }
     if (!keepScroll) window.scrollTo(0, 0)
     render()
+    if (seq === load.seq) list.setAttribute('aria-busy', 'false')
     app.updateCounts(state.data)
   }
 

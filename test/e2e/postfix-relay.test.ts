@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import nodemailer from 'nodemailer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
+import { freePort } from '../helpers/ports.js'
 
 // The README's recipe for mail admins, run against a real Postfix on loopback: a production MTA
 // routes suspect senders (sender_dependent_relayhost_maps) and a suspect recipient domain
@@ -23,17 +23,6 @@ type Message = { ID: string; Tags: string[]; Envelope: Envelope }
 
 const CLIENT_IP = '127.0.0.2'
 const CLIENT_HELO = 'dyn-198-51-100-7.isp.example'
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 /** One message as its bytes, the way a spam client would send it: every header Postfix would otherwise add is there. */
 function sample(from: string, to: string, subject: string): Buffer {

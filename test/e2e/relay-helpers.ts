@@ -1,5 +1,5 @@
-import { createServer } from 'node:net'
 import type { TestApp } from '../helpers/test-app.js'
+export { freePort } from '../helpers/ports.js'
 
 // Shared by the end-to-end tests that run a real MTA (Exim, Postfix) in front of holdmail.
 
@@ -18,17 +18,6 @@ export type RelayMessage = {
   Tags: string[]
   Envelope: RelayEnvelope
   Auth: { SPF: { IP: string; IPSource: string; Helo: string } } | null
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 /** One message as its bytes, the way a spam client would send it: every header an MTA would otherwise add is there. */

@@ -47,8 +47,9 @@ describe.skipIf(skip)('date-only searches in the browser\'s time zone', { timeou
           if (r.url().includes('/api/v1/search?')) searches.push(r.url())
         })
         await page.goto(`${app.baseUrl}/search?q=${encodeURIComponent(`after:${day}`)}`)
-        // Either rows or the "no match" line, once the search has answered.
-        await page.locator('.msglist .row:not(.head), p.empty:not([hidden])').first().waitFor()
+        // The list is drawn empty before the first answer: wait until the search has been answered
+        // and drawn (the list says aria-busy until then).
+        await page.locator('.msglist[aria-busy="false"]').waitFor()
         expect(searches.some((u) => new URL(u).searchParams.get('tz') === timezoneId), searches.join('\n')).toBe(true)
         return { rows: await page.locator('.msglist .row:not(.head)').count(), empty: await page.locator('p.empty').isVisible() }
       } finally {

@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkWithSpamd, SpamdUnavailable } from '../../src/mail/spamd.js'
+import { freePort } from './ports.js'
+
+export { freePort }
 
 // Debian's spamd on loopback for tests, with a site config of its own: no network tests (--local,
-// no RBLs), no Bayes, no user configs, required_score 5. The same setup as test/mail/spamd.test.ts.
+// no RBLs), no Bayes, no user configs, required_score 5.
 // Installed by .ci/run (apt-get install spamassassin spamd); tests skip with a message where absent.
 
 export const SPAMD_PATH = ['/usr/sbin/spamd', '/usr/bin/spamd'].find((p) => existsSync(p))
@@ -17,18 +20,6 @@ export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-E
 export interface RunningSpamd {
   port: number
   stop(): Promise<void>
-}
-
-/** A loopback port that was free a moment ago (nothing listens there after this returns). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {

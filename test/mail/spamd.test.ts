@@ -1,6 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -11,82 +10,29 @@ import { checkWithSpamd, parseReportRules, SpamdUnavailable } from '../../src/ma
 import { createSpamChecker } from '../../src/mail/spam-checker.js'
 import { compileSearch, createMessageStore } from '../../src/store/index.js'
 import { makeEnvelope } from '../helpers/fixtures.js'
+import { freePort, GTUBE, SPAMD_PATH, startSpamd, type RunningSpamd } from '../helpers/spamd.js'
 import { startTestApp } from '../helpers/test-app.js'
 
-// Debian's spamd on loopback, started here with a site config of its own: no network tests
-// (--local, no RBLs), no Bayes, no user configs. Installed by .ci/run; skipped where absent.
-const SPAMD = ['/usr/sbin/spamd', '/usr/bin/spamd'].find((p) => existsSync(p))
+// Debian's spamd on loopback (test/helpers/spamd.ts: a site config of its own, no network tests,
+// no Bayes). Installed by .ci/run; skipped where absent.
 const SA_LEARN = ['/usr/bin/sa-learn', '/usr/sbin/sa-learn'].find((p) => existsSync(p))
-if (!SPAMD) console.warn('spamd not found (apt-get install spamassassin spamd): SpamAssassin tests skipped')
+if (!SPAMD_PATH) console.warn('spamd not found (apt-get install spamassassin spamd): SpamAssassin tests skipped')
 
-// GTUBE (SpamAssassin's test string) scores 1000 on any installation, with its rule named GTUBE.
-const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
 const spam = Buffer.from(`From: Spammer <spam@shady.example>\r\nTo: trap@holdmail.test\r\nSubject: win now\r\nDate: Fri, 04 Dec 2026 21:00:00 +0000\r\nMessage-ID: <gtube@shady.example>\r\n\r\n${GTUBE}\r\n`)
 const ham = Buffer.from('From: Alice <alice@sender.test>\r\nTo: bob@holdmail.test\r\nSubject: lunch\r\nDate: Fri, 04 Dec 2026 21:00:00 +0000\r\nMessage-ID: <lunch@sender.test>\r\n\r\nShall we meet at noon?\r\n')
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`spamd exited (${child.exitCode}): ${log()}`)
-    const up = await new Promise<boolean>((resolve) => {
-      const c = connect(port, '127.0.0.1')
-      c.once('connect', () => (c.destroy(), resolve(true)))
-      c.once('error', () => resolve(false))
-    })
-    if (up) return
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
-
-describe.skipIf(!SPAMD)('SpamAssassin (spamd on loopback)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'holdmail-spamd-'))
-  const site = join(dir, 'site')
-  let spamd: ChildProcess
+describe.skipIf(!SPAMD_PATH)('SpamAssassin (spamd on loopback)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdmail-spamd-test-'))
+  let spamd: RunningSpamd | null = null
   let port = 0
-  let log = ''
 
   beforeAll(async () => {
-    // spamd reads its config as the user it runs as (nobody, when the tests run as root).
-    chmodSync(dir, 0o755)
-    spawnSync('mkdir', ['-p', site])
-    // The .pre files load the plugins the stock rules need; local.cf turns off everything that
-    // would touch the network or keep state between tests.
-    for (const f of readdirSync('/etc/spamassassin').filter((f) => f.endsWith('.pre'))) copyFileSync(join('/etc/spamassassin', f), join(site, f))
-    writeFileSync(join(site, 'local.cf'), 'required_score 5.0\nuse_bayes 0\nskip_rbl_checks 1\ndns_available no\n')
-    port = await freePort()
-    const asRoot = process.getuid?.() === 0
-    spamd = spawn(SPAMD!, ['--local', '--listen', `127.0.0.1:${port}`, '-x', '--siteconfigpath', site, '--max-children', '2',
-      '--pidfile', join(dir, 'spamd.pid'), '--syslog', 'stderr', ...(asRoot ? ['-u', 'nobody'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] })
-    spamd.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)))
-    await waitForPort(port, spamd, () => log)
-    // The port opens before spamd's children are ready; a first scan that works is the real signal.
-    for (let tries = 0; ; tries++) {
-      try {
-        await checkWithSpamd({ host: '127.0.0.1', port }, ham)
-        break
-      } catch (err) {
-        if (!(err instanceof SpamdUnavailable) || tries > 60) throw new Error(`${(err as Error).message}; spamd's log: ${log}`, { cause: err })
-        await new Promise((r) => setTimeout(r, 500))
-      }
-    }
+    spamd = await startSpamd()
+    port = spamd.port
   }, 120_000)
 
   afterAll(async () => {
-    if (spamd && spamd.exitCode === null) {
-      const gone = new Promise((r) => spamd.once('exit', r))
-      spamd.kill('SIGTERM')
-      await gone
-    }
+    await spamd?.stop()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -164,7 +110,7 @@ describe.skipIf(!SPAMD)('SpamAssassin (spamd on loopback)', () => {
     // A site config of its own: the spamd one turns Bayes off, and sa-learn refuses to run then.
     const learnSite = join(dir, 'learn-site')
     spawnSync('mkdir', ['-p', learnSite])
-    for (const f of readdirSync(site).filter((f) => f.endsWith('.pre'))) copyFileSync(join(site, f), join(learnSite, f))
+    for (const f of readdirSync('/etc/spamassassin').filter((f) => f.endsWith('.pre'))) copyFileSync(join('/etc/spamassassin', f), join(learnSite, f))
     writeFileSync(join(learnSite, 'local.cf'), 'use_bayes 1\nbayes_auto_learn 0\nskip_rbl_checks 1\ndns_available no\n')
     const out = spawnSync(SA_LEARN!, ['--mbox', '--spam', '--dbpath', join(dir, 'bayes'), '--siteconfigpath', learnSite, '--no-sync', mbox], { encoding: 'utf8' })
     expect(out.status, out.stderr).toBe(0)
