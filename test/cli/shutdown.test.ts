@@ -2,7 +2,7 @@
 // sessions connected. The order a clean stop follows: no new SMTP connection from the signal on,
 // idle sessions get 421 4.3.2 at once, a message being sent gets its 250 (and then the 421), the
 // event stream ends, the process exits 0, and the message that got its 250 is in the database.
-import Database from 'better-sqlite3'
+import { Database } from '../../src/store/sqlite.js' // the build this Node loads (12 aborts on Node 24)
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database } from '../../src/store/sqlite.js' // the build this Node loads (12 aborts on Node 24)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawSend, startTestApp, type TestApp } from '../helpers/test-app.js'
 

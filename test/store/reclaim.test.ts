@@ -1,6 +1,6 @@
 // Issue 10 item 10: deletes and prune give their pages back to the file system (incremental
 // auto-vacuum), so that the database file shrinks; a database made before that switches at start.
-import Database from 'better-sqlite3'
+import { Database } from '../../src/store/sqlite.js' // the build this Node loads (12 aborts on Node 24)
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
