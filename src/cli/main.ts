@@ -10,6 +10,7 @@ import { terminalDestination } from './log-destination.js'
 import { EX_TEMPFAIL, EX_USAGE, runSendmail } from './sendmail.js'
 import { IMPORT_USAGE, runImport } from './import.js'
 import { EXPORT_USAGE, runExport } from './export.js'
+import { COMPACT_USAGE, runCompact } from './compact.js'
 import { startHoldmail } from './start-holdmail.js'
 
 // The longest a stop may take before the process exits anyway (code 1): SMTP sessions get up to
@@ -100,8 +101,10 @@ async function main(): Promise<void> {
     process.stdout.write(`holdmail ${version()}\n`)
     return
   }
-  if ((command === 'import' || command === 'export') && rest.includes('--help')) {
-    process.stdout.write((command === 'import' ? IMPORT_USAGE : EXPORT_USAGE) + '\n')
+  const usages: Record<string, string> = { import: IMPORT_USAGE, export: EXPORT_USAGE, compact: COMPACT_USAGE }
+  const usage = usages[command]
+  if (usage !== undefined && rest.includes('--help')) {
+    process.stdout.write(usage + '\n')
     return
   }
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
   if (command === 'sendmail') return sendmail(rest)
   if (command === 'import') return void (process.exitCode = await runImport(rest, process.env, process))
   if (command === 'export') return void (process.exitCode = await runExport(rest, process.env, process))
+  if (command === 'compact') return void (process.exitCode = await runCompact(rest, process.env, process))
   if (command.startsWith('--')) return serve([command, ...rest])
   throw new AppError('BAD_CONFIG', `unknown command "${command}" (see --help)`)
 }

@@ -59,6 +59,7 @@ export function helpText(): string {
     lines.push(`${left.padEnd(34)}${o.help}${def}`, `${''.padEnd(34)}${o.env}`)
   }
   lines.push('', 'Other commands:', '  holdmail spf-lint <domain | "v=spf1 ...">',
-    '  holdmail sendmail [-t] [-f sender] [-i] [--db path] [recipient ...] < message', '  holdmail --version', '  holdmail --help')
+    '  holdmail sendmail [-t] [-f sender] [-i] [--db path] [recipient ...] < message',
+    '  holdmail import|export|compact ... (each with --help for its usage)', '  holdmail --version', '  holdmail --help')
   return lines.join('\n')
 }

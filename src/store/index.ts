@@ -10,5 +10,6 @@ export { createIndexQueue, type IndexQueue, type QueuedMessage } from './index-q
 export { createPortWriter, type Writer } from './writer.js'
 export { LOW_DISK_SPACE, storeHealth, userWrites, type WriteOp, type UserWrites } from './write-ops.js'
 export type { SummaryItem, AuthItem, SpamItem, InsertRequest } from './writes.js'
+export { compactRaw, type CompactProgress, type CompactResult } from './compact.js'
 export { compileSearch, tokenize, type SearchOptions } from './search-query.js'
 export type * from './types.js'
