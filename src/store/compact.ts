@@ -63,7 +63,7 @@ interface Rewrite {
 
 const sha256Of = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-export async function compactRaw(db: Database, opts: { compression: number; onProgress?: (p: CompactProgress) => void }): Promise<CompactResult> {
+export async function compactRaw(db: Database, opts: { compression: number; onProgress?: (p: CompactProgress) => void | Promise<void> }): Promise<CompactResult> {
   const counts = db.prepare<[], { original: number; stored: number }>('SELECT raw_original AS original, raw_stored AS stored FROM message_counts WHERE id = 1')
   const fileBytes = (): number => (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)
   const range = db.prepare<[number, number], RawRow>(
@@ -139,7 +139,8 @@ export async function compactRaw(db: Database, opts: { compression: number; onPr
     }
     if (rows === 0) break
     if (rewrites.length) progress.rewritten += write.immediate(rewrites)
-    opts.onProgress?.({ ...progress })
+    // Awaited between batches, when no write transaction is open.
+    await opts.onProgress?.({ ...progress })
     // Between batches the event loop runs (progress output, signals).
     await turn()
   }
