@@ -70,11 +70,13 @@ export async function compactRaw(db: Database, opts: { compression: number; onPr
     `SELECT r.seq, r.raw, r.codec, m.sha256, m.size, m.stored_size FROM message_raw r JOIN messages m ON m.seq = r.seq
       WHERE r.seq > ? ORDER BY r.seq LIMIT ?`,
   )
-  // The guard on codec and length skips a row that changed since it was read (another compact);
-  // a row deleted meanwhile matches nothing.
-  const updateRaw = db.prepare<[Buffer, string | null, number, string | null, number]>(
-    'UPDATE message_raw SET raw = ?, codec = ? WHERE seq = ? AND codec IS ? AND length(raw) = ?',
-  )
+  // Delete and insert again rather than UPDATE: SQLite merges b-tree pages only when a delete leaves
+  // one mostly empty, never when an update shrinks a row in place, so small rows rewritten by UPDATE
+  // would leave every page as it was (freelist_count 0, no file to give back). The guard on codec
+  // and length skips a row that changed since it was read (another compact); a row deleted
+  // meanwhile matches nothing.
+  const deleteRaw = db.prepare<[number, string | null, number]>('DELETE FROM message_raw WHERE seq = ? AND codec IS ? AND length(raw) = ?')
+  const insertRaw = db.prepare<[number, Buffer, string | null]>('INSERT INTO message_raw (seq, raw, codec) VALUES (?, ?, ?)')
   const updateSize = db.prepare<[number | null, number]>('UPDATE messages SET stored_size = ? WHERE seq = ?')
   const addStored = db.prepare<[number]>('UPDATE message_counts SET raw_stored = raw_stored + ? WHERE id = 1')
 
@@ -82,7 +84,8 @@ export async function compactRaw(db: Database, opts: { compression: number; onPr
     let done = 0
     let delta = 0
     for (const r of rewrites) {
-      if (updateRaw.run(r.stored, r.codec, r.seq, r.oldCodec, r.oldLength).changes === 0) continue
+      if (deleteRaw.run(r.seq, r.oldCodec, r.oldLength).changes === 0) continue
+      insertRaw.run(r.seq, r.stored, r.codec)
       updateSize.run(r.codec === null ? null : r.stored.length, r.seq)
       delta += r.delta
       done++

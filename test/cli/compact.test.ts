@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -24,6 +24,8 @@ function holdmail(args: string[]): Promise<{ code: number | null; stdout: string
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
 }
+
+const MIGRATIONS = join(import.meta.dirname, '../../src/store/migrations')
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
@@ -138,7 +140,7 @@ describe('holdmail compact', () => {
     expect(after.counts.stored).toBe(after.sumLength)
     expect(after.sumCounted).toBe(after.sumLength)
     expect(after.counts.original).toBe(before.counts.original)
-    expect(statSync(db).size).toBeLessThan(fileBefore)
+    expect(statSync(db).size, out.text()).toBeLessThan(fileBefore)
 
     const infoAfter = await expectByteExact(db, expected)
     expect(infoAfter.Original).toBe(infoBefore.Original)
@@ -161,6 +163,44 @@ describe('holdmail compact', () => {
     expect(s.sumLength).toBe(s.counts.original)
     const info = await expectByteExact(db, expected)
     expect(info.Stored).toBe(info.Original)
+  })
+
+  it('migrates a database from before compression (006), compresses its rows, and leaves a row that does not match its hash alone', async () => {
+    const path = join(dir, 'old.db')
+    const old = new Database(path)
+    old.pragma('journal_mode = WAL')
+    for (const f of readdirSync(MIGRATIONS).filter((f) => parseInt(f, 10) < 7).sort()) old.exec(readFileSync(join(MIGRATIONS, f), 'utf8'))
+    old.pragma('user_version = 6')
+    const [good, bad] = corpus(2) as [Buffer, Buffer]
+    const insert = old.prepare<[string, number, string]>(`INSERT INTO messages (id, received_at, listener, client_ip, client_port, ip_source, helo,
+      mail_from, mail_from_params, rcpt_count, size, sha256, connection_id, transaction_no) VALUES (?, 1, 'smtp', '192.0.2.1', 25,
+      'connection', 'h', 'old@example.test', '{}', 0, ?, ?, 'c', 1)`)
+    const rawInsert = old.prepare<[number | bigint, Buffer]>('INSERT INTO message_raw (seq, raw) VALUES (?, ?)')
+    rawInsert.run(insert.run('0000000aaaaaaaaaaaaa', good.length, sha256(good)).lastInsertRowid, good)
+    // A row whose bytes do not give back the recorded hash: compact must not touch it.
+    rawInsert.run(insert.run('0000000bbbbbbbbbbbbb', bad.length, sha256(good)).lastInsertRowid, bad)
+    old.prepare('UPDATE message_counts SET total = 2, unread = 2').run()
+    old.close()
+
+    const out = output()
+    expect(await runCompact(['--db', path], {}, out.io)).toBe(1)
+    expect(out.text()).toMatch(/message seq 2 left as stored: stored bytes do not match the message hash\n/)
+    expect(out.text()).toMatch(/holdmail compact: 1 of 2 messages rewritten at --compression 1/)
+    const conn = new Database(path, { readonly: true })
+    try {
+      const rows = conn.prepare<[], { id: string; codec: string | null; raw: Buffer }>('SELECT id, codec, raw FROM messages JOIN message_raw USING (seq) ORDER BY seq').all()
+      expect(rows.map((r) => [r.id, r.codec])).toEqual([['0000000aaaaaaaaaaaaa', 'zstd'], ['0000000bbbbbbbbbbbbb', null]])
+      expect(rows[1]!.raw.equals(bad)).toBe(true)
+      expect(conn.pragma('user_version', { simple: true })).toBeGreaterThanOrEqual(7)
+    } finally {
+      conn.close()
+    }
+    const app = await startTestApp(['--db', path])
+    try {
+      expect((await app.raw('0000000aaaaaaaaaaaaa')).equals(good)).toBe(true)
+    } finally {
+      await app.stop()
+    }
   })
 
   it('a bad --db gives one clear line and exit 1, and creates nothing', async () => {
