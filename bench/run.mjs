@@ -47,6 +47,7 @@
 //   BENCH_PROBE_EXPERIMENTS=sync-normal,no-indexer,cache-16m   what-if runs through the probe (see the file);
 //                              results are labelled EXPERIMENT and are not holdmail as shipped
 //   BENCH_HOLDMAIL_ARGS="..."  extra flags for holdmail serve (e.g. --no-auth-checks); also EXPERIMENT
+//   BENCH_NODE_FLAGS="..."     extra node flags for holdmail only (e.g. --max-semi-space-size=2); also EXPERIMENT
 // The build of better-sqlite3 holdmail itself loads on this Node (src/store/sqlite.ts).
 import { Database } from '../dist/store/sqlite.js'
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -97,8 +98,9 @@ const K = {
   probe: process.env.BENCH_PROBE === '1' || Boolean(process.env.BENCH_PROBE_EXPERIMENTS),
   experiments: process.env.BENCH_PROBE_EXPERIMENTS ?? '',
   holdmailArgs: (process.env.BENCH_HOLDMAIL_ARGS ?? '').split(/\s+/).filter(Boolean),
+  nodeFlags: (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
 }
-const EXPERIMENT = K.experiments !== '' || K.holdmailArgs.length > 0
+const EXPERIMENT = K.experiments !== '' || K.holdmailArgs.length > 0 || K.nodeFlags.length > 0
 const WARMUP_MESSAGES = 500
 const INDEX_WAIT_MS = 300_000
 const EXPORT_TIMEOUT_MS = 120_000
@@ -117,6 +119,8 @@ function holdmailArgs(dbPath) {
 
 async function startHoldmail(name, dbPath, extraArgs = []) {
   const nodeFlags = K.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []
+  // As `npm start` runs it (package.json): small young-generation semi-spaces for the main thread.
+  nodeFlags.push('--max-semi-space-size=2', ...K.nodeFlags)
   const probeOut = K.probe ? join(OUT, `probe-${name}.json`) : null
   if (probeOut) nodeFlags.push('--import', pathToFileURL(join(HERE, 'lib', 'sqlite-probe.mjs')).href)
   const s = await spawnServer(name, [...holdmailArgs(dbPath), ...extraArgs, ...K.holdmailArgs], [/SMTP listening on [^\s]+:(\d+)/, /HTTP listening on (http:\/\/\S+)/], {

@@ -34,6 +34,11 @@ export interface Thread {
 }
 
 const BOOT = new URL('./boot.mjs', import.meta.url)
+// V8 lets each isolate's young generation grow to 48 MiB (16 MiB semi-spaces) and keeps what it
+// grew to: with six threads that is most of holdmail's resident memory, for no measured gain in
+// throughput. 6 MiB is 2 MiB semi-spaces, what `npm start` gives the main thread
+// (--max-semi-space-size=2); a caller's own limit wins. Figures in docs/performance.md.
+const YOUNG_GENERATION_MB = 6
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000
 
 /**
@@ -51,7 +56,7 @@ export function spawnThread(entry: URL, opts: SpawnOptions = {}): Thread {
   const worker = new Worker(BOOT, {
     workerData: { entry: entryHref, data: opts.data },
     transferList: opts.transferList ?? [],
-    ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, ...opts.resourceLimits },
   })
   if (!opts.ref) worker.unref()
   let nextId = 1
