@@ -15,6 +15,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import zlib from 'node:zlib'
+import { mulberry32 } from './lib/prng.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const BUDGET_MS = Number(process.env.BENCH_CODEC_MS ?? 100)
@@ -54,17 +55,7 @@ function benchMessages(size = 5120, n = 200) {
   )
 }
 
-// Same PRNG and word shapes as bench/lib/seed.mjs (which needs a build of holdmail to import).
-function mulberry32(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// Word shapes like bench/lib/seed.mjs's (which needs a build of holdmail to import); its PRNG.
 function vocabulary(rnd, size) {
   const syllables = ['ka', 'lo', 'mi', 'ne', 'ra', 'to', 'vu', 'zen', 'qua', 'dor', 'fel', 'gri', 'hus', 'jor', 'pex', 'sil', 'tam', 'wex', 'yol', 'bri']
   const words = new Set(['invoice', 'payment', 'urgent', 'account', 'verify', 'password', 'winner', 'prize', 'crypto', 'bitcoin'])

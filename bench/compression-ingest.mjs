@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnServer } from './lib/procs.mjs'
 import { runLoad } from './lib/smtp-client.mjs'
+import { mulberry32 } from './lib/prng.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const DIST = join(HERE, '..', 'dist')
@@ -26,16 +27,6 @@ const CONCURRENCY = Number(process.env.BENCH_INGEST_CONCURRENCY ?? 8)
 const BATCH = Number(process.env.BENCH_INGEST_BATCH ?? 8)
 const smtp = process.argv.includes('--smtp')
 
-function mulberry32(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 const rnd = mulberry32(7)
 const syllables = ['ka', 'lo', 'mi', 'ne', 'ra', 'to', 'vu', 'zen', 'qua', 'dor', 'fel', 'gri', 'hus', 'jor', 'pex', 'sil', 'tam', 'wex', 'yol', 'bri']
 const vocab = Array.from({ length: 3000 }, () => {

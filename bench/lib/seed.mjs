@@ -7,22 +7,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createMessageStore } from '../../dist/store/index.js'
+import { mulberry32 } from './prng.mjs'
 
 export const SEED_FORMAT = 3 // bump when the generated data changes, so cached files are rebuilt
 const BATCH_ROWS = 20_000
 const DAY_MS = 86_400_000
 const INDEX_TEXT_CHARS = 64 * 1024 // what holdmail indexes of a message's text (src/mail/summary.ts)
 
-export function mulberry32(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // Zipf-ish pick in [0, n): small indexes are much more frequent (like senders and words in spam).
 const zipf = (rnd, n) => Math.min(n - 1, Math.floor(n ** rnd() - 1))
